@@ -1,0 +1,797 @@
+"""
+L{RTMClient}: the public face of txslackrtm, and the glue that joins its parts.
+
+The lifecycle (L{txslackrtm._lifecycle}) says which state comes next, the session
+(L{txslackrtm._session}) speaks the protocol, the connector (L{txslackrtm._webapi}) makes
+the Web API call and the socket (L{txslackrtm._websocket}) carries frames. This module
+turns their answers into Deferreds, events, timers and log lines.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.base import DelayedCall
+from twisted.python.failure import Failure
+from twisted.web.iweb import IAgent
+
+from ._errors import (
+    InvalidStateError,
+    KeepAliveConfigError,
+    NoReplyReceivedError,
+    RequestError,
+    SendMessagePlatformError,
+    SendWhileDisconnectedError,
+    SendWhileNotReadyError,
+    SlackRTMError,
+    WebsocketError,
+    is_fatal,
+    retry_after,
+)
+from ._lifecycle import Input, Lifecycle, State
+from ._listeners import Emitter, Listener
+from ._logging import ClientLog, LogLevel, check_logger, parse_level, redact_url
+from ._network import Network, is_certificate_failure, split_url
+from ._pacing import RetryPolicy, TokenBucket, full_jitter_backoff
+from ._session import Due, Incoming, Session
+from ._webapi import Connection, RTMConnector, encode_arguments
+from ._websocket import RTMSocket, open_socket
+
+#: Seconds from the Web API's answer to C{hello} before the attempt counts as failed.
+OPEN_TIMEOUT = 30.0
+#: Seconds a graceful close may take before the connection is dropped.
+CLOSE_TIMEOUT = 2.0
+#: The largest incoming WebSocket message accepted by default, in bytes.
+DEFAULT_MAX_INCOMING_BYTES = 4 * 1024 * 1024
+
+_CONNECTED_STATES = frozenset({State.RESUMING, State.READY})
+_AUTHENTICATED_STATES = frozenset({State.AUTHENTICATED, State.HANDSHAKING}) | _CONNECTED_STATES
+_NOT_CONNECTED = "the connection to Slack was closed before Slack acknowledged the message"
+
+
+@dataclass
+class _Outgoing:
+    """An event waiting in the outgoing queue for the client to be ready."""
+
+    prepared: str
+    await_reply: bool
+    deferred: Deferred[Any]
+
+
+def _maybe_global_reactor(reactor: Any) -> Any:
+    if reactor is None:
+        from twisted.internet import reactor as global_reactor
+
+        return global_reactor
+    return reactor
+
+
+def _seconds(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+    return float(value)
+
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, not {value!r}")
+    return value
+
+
+def _api_url(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"slack_api_url must be a string, not {type(value).__name__}")
+    try:
+        secure, _host, _port = split_url(value)
+    except ValueError:
+        raise ValueError(
+            f"slack_api_url must be an http:// or https:// URL, not {value!r}"
+        ) from None
+    if value.split(":", 1)[0].lower() not in ("http", "https"):
+        raise ValueError(f"slack_api_url must be an http:// or https:// URL, not {value!r}")
+    return value if value.endswith("/") else value + "/"
+
+
+def _rate_limit(value: object) -> tuple[float, int] | None:
+    if value is None:
+        return None
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        raise TypeError(f"rate_limit must be (messages_per_second, burst) or None, not {value!r}")
+    rate, burst = value
+    rate = _seconds("rate_limit's messages_per_second", rate)
+    if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+        raise ValueError(f"rate_limit's burst must be a whole number of at least 1, not {burst!r}")
+    return rate, burst
+
+
+def _channel(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"conversation_id must be a string, not {type(value).__name__}")
+    if not value.strip():
+        raise ValueError("conversation_id must not be empty")
+    return value
+
+
+class RTMClient(Service):
+    """
+    A Slack Real Time Messaging client: connects, keeps the connection alive, reconnects,
+    and turns Slack's frames into events and its replies into Deferreds.
+
+    >>> rtm = RTMClient(token)
+    >>> @rtm.on("message")
+    ... def hear(event): print(event["text"])
+    >>> rtm.start()
+
+    It is also a Twisted service: starting the service starts the client, stopping it
+    disconnects and waits for C{disconnected}.
+
+    @param token: a bot token (C{xoxb-...}) of a classic Slack app.
+    @param slack_api_url: the Web API prefix; a missing trailing C{/} is added.
+    @param use_rtm_connect: call C{rtm.connect} when true, C{rtm.start} when false.
+    @param auto_reconnect: rebuild every connection lost without C{disconnect()}.
+    @param client_ping_timeout: seconds of outgoing silence before a ping.
+    @param server_pong_timeout: seconds a ping may wait for its pong before the connection
+        is dropped; must be smaller than C{client_ping_timeout}.
+    @param reply_ack_on_reconnect_timeout: seconds to wait, after a reconnect, for Slack to
+        replay the reply to the last message of the previous connection.
+    @param retry_policy: C{(attempt) -> seconds or None}, asked before each consecutive
+        failed attempt; C{None} gives up. Default: L{full_jitter_backoff}.
+    @param rate_limit: C{(messages_per_second, burst)} for queued outgoing events, or
+        C{None} for no pacing.
+    @param log_level: a L{LogLevel} or its name.
+    @param logger: a custom logger or C{logging.Logger}; default C{twisted.logger}.
+    @param tls: TLS material (C{ca}, C{key}, C{cert}, C{pfx}, C{passphrase}) for both the
+        Web API call and the WebSocket.
+    @param proxy: C{"http://[user:pass@]host:port"}; by default C{HTTPS_PROXY} from the
+        environment; C{False} for none.
+    @param agent: an C{IAgent} for the Web API call instead of the built-in one.
+    @param max_incoming_bytes: the largest incoming message accepted; a larger one drops
+        the connection, so a hostile server cannot exhaust memory.
+    @param reactor: the reactor for every connection and timer; default the global one.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        slack_api_url: str = "https://slack.com/api/",
+        use_rtm_connect: bool = True,
+        auto_reconnect: bool = True,
+        client_ping_timeout: float = 6.0,
+        server_pong_timeout: float = 4.0,
+        reply_ack_on_reconnect_timeout: float = 2.0,
+        retry_policy: RetryPolicy | None = None,
+        rate_limit: tuple[float, int] | None = (1.0, 5),
+        log_level: LogLevel | str = LogLevel.INFO,
+        logger: object | None = None,
+        tls: Mapping[str, str | bytes] | None = None,
+        proxy: str | bool | None = None,
+        agent: IAgent | None = None,
+        max_incoming_bytes: int = DEFAULT_MAX_INCOMING_BYTES,
+        reactor: Any = None,
+    ) -> None:
+        if not isinstance(token, str):
+            raise TypeError(f"token must be a string, not {type(token).__name__}")
+        if not token.strip():
+            raise ValueError("token must not be empty")
+        api_url = _api_url(slack_api_url)
+        ping = _seconds("client_ping_timeout", client_ping_timeout)
+        pong = _seconds("server_pong_timeout", server_pong_timeout)
+        if pong >= ping:
+            raise KeepAliveConfigError(
+                f"server_pong_timeout ({pong:g} s) must be smaller than "
+                f"client_ping_timeout ({ping:g} s)."
+            )
+        resume = _seconds("reply_ack_on_reconnect_timeout", reply_ack_on_reconnect_timeout)
+        if retry_policy is not None and not callable(retry_policy):
+            raise TypeError("retry_policy must be a callable (attempt) -> seconds or None")
+        pacing = _rate_limit(rate_limit)
+        level = parse_level(log_level)
+        if logger is not None:
+            check_logger(logger)
+        if isinstance(max_incoming_bytes, bool) or not isinstance(max_incoming_bytes, int):
+            raise TypeError("max_incoming_bytes must be a whole number of bytes")
+        if max_incoming_bytes < 1024:
+            raise ValueError(f"max_incoming_bytes must be at least 1024, not {max_incoming_bytes}")
+        self.auto_reconnect = _flag("auto_reconnect", auto_reconnect)
+        use_connect = _flag("use_rtm_connect", use_rtm_connect)
+        self._reactor = _maybe_global_reactor(reactor)
+        self._network = Network(self._reactor, tls=tls, proxy=proxy)
+        if agent is None:
+            agent = self._network.agent()
+        self._connector = RTMConnector(agent, api_url, token, use_connect, self._reactor)
+        self._retry_policy = retry_policy or full_jitter_backoff()
+        self._bucket = None if pacing is None else TokenBucket(*pacing, now=self._now())
+        self._max_incoming = max_incoming_bytes
+        self._log = ClientLog(level, logger, "txslackrtm:RTMClient")
+        self._events = Emitter(self._listener_failed)
+        self._session: Session[Deferred[Any]] = Session(ping, pong, resume, OPEN_TIMEOUT)
+        self._lifecycle = Lifecycle(self._entered, self._ignored)
+        self._connect_args: dict[str, object] = {}
+        self._connection: Connection | None = None
+        self._call: Deferred[Connection] | None = None
+        self._opening: Deferred[RTMSocket] | None = None
+        self._socket: RTMSocket | None = None
+        self._timer: DelayedCall | None = None
+        self._retry: DelayedCall | None = None
+        self._close_timer: DelayedCall | None = None
+        self._pacing_timer: DelayedCall | None = None
+        self._failures = 0
+        self._reached_ready = False
+        self._retry_delay = 0.0
+        self._queue: deque[_Outgoing] = deque()
+        self._start_waiters: list[Deferred[dict[str, Any]]] = []
+        self._disconnect_waiters: list[Deferred[None]] = []
+
+    # State, as attributes
+
+    @property
+    def state(self) -> str:
+        """The lifecycle state, such as C{"connected:ready"}."""
+        return self._lifecycle.state.value
+
+    @property
+    def connected(self) -> bool:
+        """Whether Slack said C{hello} on the current connection."""
+        return self._lifecycle.state in _CONNECTED_STATES
+
+    @property
+    def authenticated(self) -> bool:
+        """Whether the current attempt got a WebSocket URL from the Web API."""
+        return self._lifecycle.state in _AUTHENTICATED_STATES
+
+    @property
+    def active_user_id(self) -> str | None:
+        """The bot's user id while connected; C{None} otherwise."""
+        return self._connection.user_id if self.connected and self._connection else None
+
+    @property
+    def active_team_id(self) -> str | None:
+        """The workspace's id while connected; C{None} otherwise."""
+        return self._connection.team_id if self.connected and self._connection else None
+
+    def __repr__(self) -> str:
+        return f"<RTMClient state={self.state!r} user={self.active_user_id!r}>"
+
+    # Listeners
+
+    def on(self, event: str, listener: Listener | None = None) -> Any:
+        """
+        Call C{listener} every time C{event} happens; without a listener, a decorator.
+
+        Events: the lifecycle (C{connecting}, C{authenticated}, C{connected}, C{ready},
+        C{disconnecting}, C{reconnecting}, C{disconnected}, C{error},
+        C{unable_to_rtm_start}), C{slack_event} with C{(type, event)} for every frame, and
+        each frame by its C{type} and by C{"type::subtype"}. A listener may return a
+        Deferred or be a coroutine; its failure is logged and harms nothing else.
+        """
+        return self._events.on(event, listener)
+
+    def once(self, event: str, listener: Listener | None = None) -> Any:
+        """Like L{on}, for the next time only."""
+        return self._events.once(event, listener)
+
+    def off(self, event: str, listener: Listener | None = None) -> None:
+        """Remove C{listener} from C{event}, or all of C{event}'s listeners."""
+        self._events.off(event, listener)
+
+    def listener_count(self, event: str | None = None) -> int:
+        """How many listeners C{event} (or every event, for C{None}) has."""
+        return self._events.listener_count(event)
+
+    # Lifecycle methods
+
+    def start(self, **connect_args: object) -> Deferred[dict[str, Any]]:
+        """
+        Connect to Slack, and stay connected until L{disconnect}.
+
+        @param connect_args: arguments for C{rtm.connect}, such as
+            C{batch_presence_aware=True}; sent again on every reconnect.
+        @return: a Deferred that fires with the Web API response once authenticated, or
+            fails on a fatal error, when retries are exhausted, or on L{disconnect}.
+        """
+        try:
+            encode_arguments(connect_args)
+        except TypeError as error:
+            return fail(error)
+        if self._lifecycle.state is not State.DISCONNECTED:
+            return fail(
+                InvalidStateError(
+                    f"start() was called while the client is {self.state}; "
+                    "call disconnect() first, or wait for 'disconnected'."
+                )
+            )
+        self._connect_args = dict(connect_args)
+        waiter: Deferred[dict[str, Any]] = Deferred()
+        self._start_waiters.append(waiter)
+        self._log.debug("Starting.")
+        self._lifecycle.handle(Input.START)
+        return waiter
+
+    def disconnect(self) -> Deferred[None]:
+        """
+        Close the connection, or stop trying to make one, from any state.
+
+        @return: a Deferred that fires with C{None} once C{disconnected}; at once when
+            already disconnected.
+        """
+        if self._lifecycle.state is State.DISCONNECTED:
+            return succeed(None)
+        waiter: Deferred[None] = Deferred()
+        self._disconnect_waiters.append(waiter)
+        self._log.debug("Disconnecting on request.")
+        self._lifecycle.handle(Input.DISCONNECT)
+        return waiter
+
+    def startService(self) -> None:
+        """Start the client as the service starts; failures to start are logged."""
+        super().startService()  # type: ignore[no-untyped-call]
+        self.start().addErrback(lambda failure: self._log.error(
+            "The Slack RTM service could not start: {error}", error=failure.getErrorMessage()
+        ))
+
+    def stopService(self) -> Deferred[None]:
+        """Disconnect as the service stops; the Deferred fires once C{disconnected}."""
+        super().stopService()  # type: ignore[no-untyped-call]
+        return self.disconnect()
+
+    # Sending
+
+    def send_message(
+        self, text: str, conversation_id: str, **extra: object
+    ) -> Deferred[dict[str, Any]]:
+        """
+        Send C{text} to a conversation as the bot.
+
+        @param extra: more fields of the C{message} frame, such as C{thread_ts}.
+        @return: a Deferred that fires with Slack's reply (C{ok}, C{reply_to}, C{ts},
+            C{text}), or fails with a L{SlackRTMError}: C{SendMessagePlatformError} when
+            Slack refused it, C{NoReplyReceivedError} when the connection was lost before the
+            reply, C{SendWhileDisconnectedError} when the client is not started.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a string, not {type(text).__name__}")
+        if not text:
+            raise ValueError("text must not be empty: Slack refuses empty messages")
+        body = {**extra, "text": text, "channel": _channel(conversation_id)}
+        return self.add_outgoing_event(True, "message", body)  # type: ignore[return-value]
+
+    def send_typing(self, conversation_id: str) -> Deferred[None]:
+        """Tell the conversation the bot is typing; fires once written, with C{None}."""
+        body = {"channel": _channel(conversation_id)}
+        return self.add_outgoing_event(False, "typing", body)  # type: ignore[return-value]
+
+    def subscribe_presence(self, user_ids: list[str]) -> Deferred[None]:
+        """
+        Receive C{presence_change} events for exactly these users (replacing the previous
+        list); fires once written, with C{None}.
+        """
+        if not isinstance(user_ids, list | tuple) or not all(
+            isinstance(user, str) and user for user in user_ids
+        ):
+            raise TypeError("user_ids must be a list of user id strings")
+        body = {"ids": list(user_ids)}
+        return self.add_outgoing_event(False, "presence_sub", body)  # type: ignore[return-value]
+
+    def add_outgoing_event(
+        self, await_reply: bool, type: str, body: Mapping[str, Any] | None = None
+    ) -> Deferred[dict[str, Any] | None]:
+        """
+        Queue an event to send once the client is ready, in order, paced by C{rate_limit}.
+
+        @param await_reply: fire with Slack's reply (true), or with C{None} once written.
+        @return: a Deferred; while the client is disconnected, or when it ends disconnected
+            before the event went out, it fails with C{SendWhileDisconnectedError}.
+        """
+        prepared = self._prepare(type, body)
+        _flag("await_reply", await_reply)
+        if self._lifecycle.state in (State.DISCONNECTED, State.DISCONNECTING):
+            return fail(self._disconnected_error(type))
+        try:
+            text = self._session.prepare(type, prepared)
+        except SlackRTMError as error:
+            return fail(error)
+        deferred: Deferred[dict[str, Any] | None] = Deferred()
+        self._queue.append(_Outgoing(text, await_reply, deferred))
+        self._flush()
+        return deferred
+
+    def send(self, type: str, body: Mapping[str, Any] | None = None) -> Deferred[int]:
+        """
+        Write one frame now, bypassing the queue and the pacing.
+
+        @return: a Deferred with the frame's message id; it fails with
+            C{SendWhileDisconnectedError} when no WebSocket is open and
+            C{SendWhileNotReadyError} when one is open but the client is not ready.
+        """
+        prepared = self._prepare(type, body)
+        if self._socket is None or not self._socket.websocket_open:
+            return fail(self._disconnected_error(type))
+        if self._lifecycle.state is not State.READY:
+            return fail(
+                SendWhileNotReadyError(
+                    f"Cannot send a {type!r} frame while the client is {self.state}; "
+                    "wait for 'ready' or use add_outgoing_event()."
+                )
+            )
+        try:
+            text = self._session.prepare(type, prepared)
+        except SlackRTMError as error:
+            return fail(error)
+        return succeed(self._write(text))
+
+    @staticmethod
+    def _prepare(type: object, body: object) -> dict[str, Any]:
+        if not isinstance(type, str):
+            raise TypeError(f"type must be a string, not {type.__class__.__name__}")
+        if not type:
+            raise ValueError("type must not be empty")
+        if body is None:
+            return {}
+        if not isinstance(body, Mapping):
+            raise TypeError(f"body must be a dict or None, not {body.__class__.__name__}")
+        return dict(body)
+
+    def _disconnected_error(self, type: str) -> SendWhileDisconnectedError:
+        return SendWhileDisconnectedError(
+            f"Cannot send a {type!r} event while the client is disconnected; call start() first."
+        )
+
+    def _write(self, text: str) -> int:
+        assert self._socket is not None
+        message_id, frame = self._session.stamp(text, self._now())
+        if self._log.enabled(LogLevel.DEBUG):
+            self._log.debug("Sending {frame}", frame=frame)
+        self._socket.write_text(frame)
+        return message_id
+
+    def _flush(self) -> None:
+        """Send queued events while the client is ready and the pacing allows."""
+        while self._queue and self._lifecycle.state is State.READY:
+            if self._bucket is not None and not self._bucket.take(self._now()):
+                if self._pacing_timer is None:
+                    delay = self._bucket.wait_time(self._now())
+                    self._pacing_timer = self._reactor.callLater(delay, self._paced)
+                return
+            item = self._queue.popleft()
+            if item.await_reply:
+                message_id = self._write(item.prepared)
+                self._session.expect_reply(message_id, item.deferred)
+            else:
+                self._write(item.prepared)
+                item.deferred.callback(None)
+
+    def _paced(self) -> None:
+        self._pacing_timer = None
+        self._flush()
+
+    # Lifecycle: what each state does on entry
+
+    def _entered(self, old: State, new: State, payload: Any) -> None:
+        self._log.debug("Now {state}.", state=new.value)
+        if old.top != new.top and new is not State.DISCONNECTED:
+            self._events.emit(new.top)
+        if old is State.AUTHENTICATING:
+            self._cancel_call()
+        if old is State.RECONNECTING:
+            self._cancel(self._retry)
+            self._retry = None
+        getattr(self, f"_enter_{new.name.lower()}")(payload)
+
+    def _ignored(self, state: State, input: Input) -> None:
+        self._log.debug("Ignored {input} while {state}.", input=input.value, state=state.value)
+
+    def _enter_authenticating(self, payload: object) -> None:
+        self._reached_ready = False
+        self._log.debug("Calling {method}.", method=self._connector.method)
+        call = self._call = self._connector.connect(self._connect_args)
+        call.addCallbacks(
+            self._call_succeeded, self._call_failed, callbackArgs=(call,), errbackArgs=(call,)
+        )
+
+    def _call_succeeded(self, connection: Connection, call: Deferred[Connection]) -> None:
+        if call is self._call:
+            self._call = None
+            self._connection = connection
+            self._lifecycle.handle(Input.AUTHENTICATED, connection)
+
+    def _call_failed(self, failure: Failure, call: Deferred[Connection]) -> None:
+        if call is not self._call:
+            return
+        self._call = None
+        error = failure.value
+        if not isinstance(error, SlackRTMError):
+            error = RequestError(f"{self._connector.method} failed: {error}", original=error)
+        self._log.info("Unable to connect: {error}", error=str(error))
+        self._events.emit("unable_to_rtm_start", error)
+        self._attempt_failed(error)
+
+    def _cancel_call(self) -> None:
+        call, self._call = self._call, None
+        if call is not None:
+            call.cancel()
+
+    def _enter_authenticated(self, connection: Connection) -> None:
+        self._events.emit("authenticated", connection.response)
+        waiters, self._start_waiters = self._start_waiters, []
+        for waiter in waiters:
+            waiter.callback(connection.response)
+        self._log.debug("Opening {url}", url=redact_url(connection.url))
+        self._session.opening(self._now())
+        self._arm_timer()
+        try:
+            endpoint = self._network.endpoint(connection.url)
+        except ValueError as error:
+            self._attempt_failed(WebsocketError(f"Slack gave an unusable URL: {error}"))
+            return
+        opening = self._opening = open_socket(
+            endpoint, connection.url, self, self._max_incoming, self._reactor
+        )
+        opening.addCallbacks(
+            self._tcp_connected,
+            self._open_failed,
+            callbackArgs=(opening,),
+            errbackArgs=(opening,),
+        )
+
+    def _tcp_connected(self, socket: RTMSocket, opening: Deferred[RTMSocket]) -> None:
+        if opening is not self._opening:
+            socket.abort()
+            return
+        self._opening = None
+        self._socket = socket
+
+    def _open_failed(self, failure: Failure, opening: Deferred[RTMSocket]) -> None:
+        if opening is not self._opening:
+            return
+        self._opening = None
+        error = WebsocketError(
+            f"Could not open the WebSocket: {failure.getErrorMessage()}", original=failure.value
+        )
+        self._socket_error(error)
+
+    def _enter_handshaking(self, payload: object) -> None:
+        pass
+
+    def _enter_resuming(self, payload: object) -> None:
+        self._arm_timer()
+
+    def _enter_ready(self, payload: object) -> None:
+        self._failures = 0
+        self._reached_ready = True
+        for waiter in self._session.ready(self._now()):
+            waiter.errback(NoReplyReceivedError(_NOT_CONNECTED.capitalize() + "."))
+        self._log.info("Connected to Slack as {user}.", user=self.active_user_id)
+        self._events.emit("ready")
+        self._flush()
+        self._arm_timer()
+
+    def _enter_disconnecting(self, payload: object) -> None:
+        self._cancel_call()
+        if self._opening is not None:
+            opening, self._opening = self._opening, None
+            opening.cancel()
+        socket = self._socket
+        if socket is None:
+            self._lifecycle.handle(Input.CLOSED)
+            return
+        if not socket.websocket_open:
+            socket.abort()
+            return
+        socket.close()
+        self._close_timer = self._reactor.callLater(CLOSE_TIMEOUT, socket.abort)
+
+    def _enter_reconnecting(self, delay: float) -> None:
+        if delay <= 0:
+            self._lifecycle.handle(Input.RETRY)
+            return
+        self._log.info("Reconnecting in {delay:.3g} seconds.", delay=delay)
+        self._retry = self._reactor.callLater(delay, self._lifecycle.handle, Input.RETRY)
+
+    def _enter_disconnected(self, error: SlackRTMError | None) -> None:
+        self._connection = None
+        self._failures = 0
+        for timer in (self._timer, self._close_timer, self._pacing_timer):
+            self._cancel(timer)
+        self._timer = self._close_timer = self._pacing_timer = None
+        for waiter in self._session.drain():
+            waiter.errback(NoReplyReceivedError(_NOT_CONNECTED.capitalize() + "."))
+        queued, self._queue = self._queue, deque()
+        for item in queued:
+            item.deferred.errback(
+                SendWhileDisconnectedError(
+                    "The client disconnected before this event could be sent."
+                )
+            )
+        starts, self._start_waiters = self._start_waiters, []
+        for start in starts:
+            start.errback(
+                error
+                or InvalidStateError("disconnect() was called before the client authenticated.")
+            )
+        if error is None:
+            self._log.info("Disconnected.")
+        else:
+            self._log.error("Disconnected: {error}", error=str(error))
+        self._events.emit("disconnected", error)
+        waiters, self._disconnect_waiters = self._disconnect_waiters, []
+        for waiter in waiters:
+            waiter.callback(None)
+
+    # Failures and retries
+
+    def _attempt_failed(self, error: SlackRTMError) -> None:
+        """Retry after the policy's delay, or give up, after a failed attempt or connection."""
+        if self._lifecycle.state in (State.DISCONNECTING, State.DISCONNECTED):
+            return
+        for waiter in self._session.connection_lost():
+            waiter.errback(NoReplyReceivedError(_NOT_CONNECTED.capitalize() + "."))
+        if not self.auto_reconnect or self._fatal(error):
+            self._lifecycle.handle(Input.GAVE_UP, error)
+            return
+        if self._reached_ready and self._failures == 0:
+            delay: float | None = 0.0
+        else:
+            self._failures += 1
+            delay = self._retry_policy(self._failures)
+        self._reached_ready = False
+        if delay is None:
+            self._log.error("Giving up after {n} failed attempts.", n=self._failures)
+            self._lifecycle.handle(Input.GAVE_UP, error)
+            return
+        self._lifecycle.handle(Input.FAILED, max(float(delay), retry_after(error)))
+
+    def _fatal(self, error: SlackRTMError) -> bool:
+        return is_fatal(error) or is_certificate_failure(error.original)
+
+    def _drop(self, error: SlackRTMError, *, report: bool = True) -> None:
+        """Abort the current socket at once (it may be dead) and treat it as lost."""
+        socket, self._socket = self._socket, None
+        if socket is not None:
+            socket.abort()
+        if report:
+            self._socket_error(error)
+        else:
+            self._log.info("{error}", error=str(error))
+            self._attempt_failed(error)
+
+    def _socket_error(self, error: SlackRTMError) -> None:
+        self._log.warn("{error}", error=str(error))
+        self._events.emit("error", error)
+        self._attempt_failed(error)
+
+    # SocketHandler: what the socket reports
+
+    def socket_opened(self, socket: RTMSocket) -> None:
+        if socket is not self._socket:
+            socket.abort()
+            return
+        self._lifecycle.handle(Input.SOCKET_OPEN)
+
+    def frame_received(self, socket: RTMSocket, payload: bytes, is_binary: bool) -> None:
+        if socket is not self._socket:
+            return
+        result = self._session.receive(payload, is_binary, self._now())
+        if not isinstance(result, Incoming):
+            self._log.warn(
+                "Dropped an incoming frame that is {reason}: {preview!r}",
+                reason=result.reason,
+                preview=result.preview,
+            )
+            return
+        if self._log.enabled(LogLevel.DEBUG):
+            self._log.debug("Received {frame!r}", frame=result.frame)
+        if result.waiter is not None:
+            self._settle(result.waiter, result.frame)
+        if result.type == "hello" and self._lifecycle.state is State.HANDSHAKING:
+            resuming = self._session.hello(self._now())
+            self._lifecycle.handle(Input.HELLO_RESUMING if resuming else Input.HELLO)
+        elif result.resumed:
+            self._lifecycle.handle(Input.RESUMED)
+        self._dispatch(result.type, result.frame)
+        if result.reconnect is not None and socket is self._socket:
+            self._drop(
+                WebsocketError(f"Slack asked for a new connection: {result.reconnect}."),
+                report=False,
+            )
+        else:
+            self._arm_timer()
+
+    def socket_closed(self, socket: RTMSocket, reason: str) -> None:
+        if socket is not self._socket:
+            return
+        self._socket = None
+        state = self._lifecycle.state
+        if state is State.DISCONNECTING:
+            self._cancel(self._close_timer)
+            self._close_timer = None
+            self._lifecycle.handle(Input.CLOSED)
+        elif state is State.AUTHENTICATED:
+            self._socket_error(WebsocketError(f"The WebSocket did not open: {reason}."))
+        else:
+            self._socket_error(WebsocketError(f"The WebSocket was lost: {reason}."))
+
+    def _settle(self, waiter: Deferred[Any], reply: dict[str, Any]) -> None:
+        if reply.get("error") is not None or reply.get("ok") is False:
+            error = reply.get("error")
+            detail = error.get("msg") if isinstance(error, dict) else error
+            waiter.errback(
+                SendMessagePlatformError(f"Slack refused the message: {detail}.", data=reply)
+            )
+        else:
+            waiter.callback(reply)
+
+    def _dispatch(self, type: str | None, frame: dict[str, Any]) -> None:
+        emit = self._events.emit
+        emit("slack_event", type, frame)
+        if type is None:
+            return
+        emit(type, frame)
+        subtype = frame.get("subtype")
+        if isinstance(subtype, str):
+            emit(f"{type}::{subtype}", frame)
+
+    # Timers
+
+    def _now(self) -> float:
+        return float(self._reactor.seconds())
+
+    def _arm_timer(self) -> None:
+        """Have L{_on_timer} run by the session's next deadline."""
+        deadline = self._session.next_deadline()
+        timer = self._timer
+        if deadline is None:
+            self._cancel(timer)
+            self._timer = None
+            return
+        if timer is not None and timer.active():
+            if timer.getTime() <= deadline:
+                return
+            timer.cancel()
+        self._timer = self._reactor.callLater(max(0.0, deadline - self._now()), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        due = self._session.tick(self._now())
+        if due is Due.PING:
+            ping_id = self._write(self._ping)
+            self._session.note_ping(ping_id, self._now())
+        elif due is Due.PONG_OVERDUE:
+            self._drop(WebsocketError("Slack did not answer a ping in time; the connection is dead."))
+        elif due is Due.RESUME_OVER:
+            self._lifecycle.handle(Input.RESUMED)
+        elif due is Due.OPEN_TIMEOUT:
+            self._opening_timed_out()
+        self._arm_timer()
+
+    _ping = '{"type":"ping"}'
+
+    def _opening_timed_out(self) -> None:
+        opening, self._opening = self._opening, None
+        if opening is not None:
+            opening.cancel()
+        error = WebsocketError(f"Slack did not say hello within {OPEN_TIMEOUT:g} seconds.")
+        if self._socket is not None:
+            self._drop(error)
+        else:
+            self._socket_error(error)
+
+    @staticmethod
+    def _cancel(call: DelayedCall | None) -> None:
+        if call is not None and call.active():
+            call.cancel()
+
+    def _listener_failed(self, event: str, failure: Failure) -> None:
+        self._log.error(
+            "A listener for {event!r} failed: {error}",
+            event=event,
+            error=failure.getTraceback(),
+        )

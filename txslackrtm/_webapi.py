@@ -1,0 +1,179 @@
+"""
+The connect step: the Web API call (C{rtm.connect} or C{rtm.start}) that trades the token
+for a single-use WebSocket URL, with every way it can fail turned into a coded error.
+
+It is a part of its own so that another protocol (Socket Mode's C{apps.connections.open})
+can bring its own connect step to the same lifecycle.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from treq.client import HTTPClient
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.web.iweb import IAgent, IResponse
+
+from ._errors import HTTPError, PlatformError, RateLimitedError, RequestError, SlackRTMError
+
+#: Seconds the Web API call may take before it counts as a (transient) failure.
+CALL_TIMEOUT = 30.0
+#: The wait assumed when Slack answers 429 without a usable C{Retry-After}.
+DEFAULT_RETRY_AFTER = 60.0
+#: Types a connect argument may have: each is sent as a form field.
+ARGUMENT_TYPES = (str, bool, int, float)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """
+    What a successful connect call gives: the WebSocket URL and who we are.
+
+    @ivar response: the whole response, the C{authenticated} event's payload.
+    """
+
+    url: str
+    user_id: str
+    team_id: str
+    response: dict[str, Any]
+
+
+class _Token:
+    """A token that keeps out of reprs, tracebacks' locals and log lines."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<token redacted>"
+
+
+def encode_arguments(args: Mapping[str, object]) -> dict[str, str]:
+    """
+    The form fields for C{args}; booleans become C{true}/C{false}, as the SDKs send them.
+
+    @raise TypeError: an argument is not a string, boolean or number.
+    """
+    fields = {}
+    for name, value in args.items():
+        if not isinstance(name, str) or not isinstance(value, ARGUMENT_TYPES):
+            raise TypeError(
+                f"connect argument {name!r} must be a str, bool or number, "
+                f"not {type(value).__name__}"
+            )
+        fields[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return fields
+
+
+class RTMConnector:
+    """
+    Calls C{rtm.connect} (or C{rtm.start}) with a token.
+
+    @param agent: the HTTP agent the call goes through.
+    @param api_url: the Web API prefix, ending in C{/}.
+    @param use_rtm_connect: C{rtm.connect} when true, else C{rtm.start}.
+    @param reactor: the clock the call's timeout runs on.
+    """
+
+    def __init__(
+        self, agent: IAgent, api_url: str, token: str, use_rtm_connect: bool, reactor: Any
+    ) -> None:
+        self._http = HTTPClient(agent)
+        self._token = _Token(token)
+        self.method = "rtm.connect" if use_rtm_connect else "rtm.start"
+        self.url = api_url + self.method
+        self._reactor = reactor
+
+    def connect(self, args: Mapping[str, object]) -> Deferred[Connection]:
+        """
+        Make the call; fires with a L{Connection}, or fails with a L{PlatformError},
+        L{HTTPError}, L{RateLimitedError} or L{RequestError}. Cancelling it aborts the call.
+        """
+        return Deferred.fromCoroutine(self._call(encode_arguments(args)))
+
+    async def _call(self, fields: dict[str, str]) -> Connection:
+        try:
+            response = await self._http.post(
+                self.url,
+                data=fields,
+                headers={"Authorization": f"Bearer {self._token.value}"},
+                timeout=CALL_TIMEOUT,
+                reactor=self._reactor,
+            )
+            body = await response.content()
+        except SlackRTMError:
+            raise
+        except CancelledError:
+            raise
+        except Exception as error:
+            raise RequestError(
+                f"Could not reach {self.url}: {_describe(error)}", original=error
+            ) from None
+        return self._read(response, body)
+
+    def _read(self, response: IResponse, body: bytes) -> Connection:
+        status = response.code
+        data = _json_or_none(body)
+        if status == 429:
+            raise RateLimitedError(
+                f"{self.method} was rate limited; Slack asks to retry in "
+                f"{_retry_after(response):g} seconds.",
+                retry_after=_retry_after(response),
+                data=data,
+            )
+        if status != 200:
+            raise HTTPError(
+                f"{self.method} answered HTTP {status}.", status=status, data=data
+            )
+        if not isinstance(data, dict):
+            raise RequestError(f"{self.method} answered something that is not a JSON object.")
+        if data.get("ok") is not True:
+            raise PlatformError(
+                f"{self.method} failed: {data.get('error', 'no error given')}.", data=data
+            )
+        try:
+            return Connection(
+                url=_text(data["url"]),
+                user_id=_text(data["self"]["id"]),
+                team_id=_text(data["team"]["id"]),
+                response=data,
+            )
+        except (KeyError, TypeError, ValueError):
+            raise RequestError(
+                f"{self.method} answered ok without a url, self.id and team.id.", data=data
+            ) from None
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(value)
+    return value
+
+
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _retry_after(response: IResponse) -> float:
+    values = response.headers.getRawHeaders(b"retry-after") or [b""]
+    try:
+        seconds = float(values[0])
+    except ValueError:
+        return DEFAULT_RETRY_AFTER
+    return seconds if seconds >= 0 else DEFAULT_RETRY_AFTER
+
+
+def _describe(error: BaseException) -> str:
+    """One line about a network failure, looking inside Twisted's wrapper exceptions."""
+    reasons = getattr(error, "reasons", None)
+    if reasons:
+        inner = reasons[0]
+        return _describe(getattr(inner, "value", inner))
+    text = str(error) or type(error).__name__
+    return text.rstrip(".")

@@ -1,0 +1,107 @@
+"""
+The transport: an Autobahn WebSocket client that hands what happens on the socket to a
+L{SocketHandler}, and nothing more.
+
+Autobahn keeps the handshake, control frames and the close dance; timing (handshake and
+close timeouts, keepalive) is the client's, on the client's reactor, so Autobahn's own
+timers, which would run on the global reactor, are all switched off.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.python.failure import Failure
+
+
+class SocketHandler(Protocol):
+    """What the client does with what happens on a socket; each call names the socket."""
+
+    def socket_opened(self, socket: RTMSocket) -> None: ...
+    def frame_received(self, socket: RTMSocket, payload: bytes, is_binary: bool) -> None: ...
+    def socket_closed(self, socket: RTMSocket, reason: str) -> None: ...
+
+
+class RTMSocket(WebSocketClientProtocol):  # type: ignore[misc]
+    """One WebSocket connection to Slack."""
+
+    @property
+    def handler(self) -> SocketHandler:
+        """The handler of the factory that built this socket."""
+        handler: SocketHandler = self.factory.handler
+        return handler
+
+    def onOpen(self) -> None:
+        self.handler.socket_opened(self)
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        self.handler.frame_received(self, payload, isBinary)
+
+    def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
+        self._close_reason = _close_reason(wasClean, code, reason)
+
+    def connectionLost(self, reason: Failure) -> None:
+        super().connectionLost(reason)
+        self.handler.socket_closed(self, getattr(self, "_close_reason", None) or _lost(reason))
+
+    @property
+    def websocket_open(self) -> bool:
+        """Whether the WebSocket handshake is done and the connection not yet closing."""
+        return bool(self.state == self.STATE_OPEN)
+
+    def write_text(self, text: str) -> None:
+        """Send one text frame."""
+        self.sendMessage(text.encode("utf-8"))
+
+    def close(self) -> None:
+        """Start the WebSocket closing handshake (code 1000)."""
+        self.sendClose(code=1000)
+
+    def abort(self) -> None:
+        """Drop the TCP connection at once: the peer may be gone, so nothing is awaited."""
+        if self.transport is not None:
+            self.transport.abortConnection()
+
+
+def open_socket(
+    endpoint: IStreamClientEndpoint,
+    url: str,
+    handler: SocketHandler,
+    max_message_bytes: int,
+    reactor: Any,
+) -> Deferred[RTMSocket]:
+    """
+    Connect to C{url} through C{endpoint}; the Deferred fires with the socket once TCP
+    (and TLS) is up, and the handler hears of the WebSocket opening and everything after.
+    """
+    factory = WebSocketClientFactory(url, reactor=reactor)
+    factory.protocol = RTMSocket
+    factory.setProtocolOptions(
+        openHandshakeTimeout=0,
+        closeHandshakeTimeout=0,
+        serverConnectionDropTimeout=0,
+        autoPingInterval=0,
+        maxMessagePayloadSize=max_message_bytes,
+        maxFramePayloadSize=max_message_bytes,
+        perMessageCompressionOffers=[],
+        failByDrop=True,
+    )
+    factory.handler = handler
+    connecting: Deferred[RTMSocket] = endpoint.connect(factory)
+    return connecting
+
+
+def _close_reason(clean: bool, code: int | None, reason: str | None) -> str | None:
+    if code is None and not reason:
+        return None
+    text = f"closed with code {code}" if code is not None else "closed"
+    if reason:
+        text += f" ({reason})"
+    return text if clean else f"{text}, uncleanly"
+
+
+def _lost(reason: Failure) -> str:
+    return reason.getErrorMessage() or repr(reason.value)
