@@ -24,7 +24,7 @@ setup(
     ],
     extras_require={
         "test": ["hypothesis>=6.100", "cryptography>=42"],
-        "lint": ["ruff>=0.6", "mypy>=1.10"],
+        "lint": ["ruff>=0.6", "mypy>=1.10", "mypy-zope>=1.0"],
         "docs": ["sphinx>=7.0", "myst-parser>=3.0"],
     },
     classifiers=[

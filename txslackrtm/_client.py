@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.base import DelayedCall
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.python.failure import Failure
 from twisted.web.iweb import IAgent
 
@@ -90,7 +90,7 @@ def _api_url(value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"slack_api_url must be a string, not {type(value).__name__}")
     try:
-        secure, _host, _port = split_url(value)
+        split_url(value)
     except ValueError:
         raise ValueError(
             f"slack_api_url must be an http:// or https:// URL, not {value!r}"
@@ -334,9 +334,11 @@ class RTMClient(Service):
     def startService(self) -> None:
         """Start the client as the service starts; failures to start are logged."""
         super().startService()  # type: ignore[no-untyped-call]
-        self.start().addErrback(lambda failure: self._log.error(
-            "The Slack RTM service could not start: {error}", error=failure.getErrorMessage()
-        ))
+        self.start().addErrback(
+            lambda failure: self._log.error(
+                "The Slack RTM service could not start: {error}", error=failure.getErrorMessage()
+            )
+        )
 
     def stopService(self) -> Deferred[None]:
         """Disconnect as the service stops; the Deferred fires once C{disconnected}."""
@@ -765,7 +767,9 @@ class RTMClient(Service):
             ping_id = self._write(self._ping)
             self._session.note_ping(ping_id, self._now())
         elif due is Due.PONG_OVERDUE:
-            self._drop(WebsocketError("Slack did not answer a ping in time; the connection is dead."))
+            self._drop(
+                WebsocketError("Slack did not answer a ping in time; the connection is dead.")
+            )
         elif due is Due.RESUME_OVER:
             self._lifecycle.handle(Input.RESUMED)
         elif due is Due.OPEN_TIMEOUT:

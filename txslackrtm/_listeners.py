@@ -98,7 +98,7 @@ class Emitter:
             try:
                 result = listener(*args)
             except Exception:
-                self._report(event, Failure())
+                self._report(event, Failure())  # type: ignore[no-untyped-call]
                 continue
             if isinstance(result, Coroutine):
                 result = ensureDeferred(result)

@@ -63,9 +63,7 @@ def parse_level(level: LogLevel | str) -> LogLevel:
 def check_logger(logger: object) -> None:
     """Refuse, with a C{TypeError}, an object that cannot serve as a custom logger."""
     missing = [
-        name
-        for name in ("debug", "info", "error")
-        if not callable(getattr(logger, name, None))
+        name for name in ("debug", "info", "error") if not callable(getattr(logger, name, None))
     ]
     if not (callable(getattr(logger, "warn", None)) or callable(getattr(logger, "warning", None))):
         missing.append("warn")

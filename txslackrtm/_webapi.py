@@ -15,6 +15,7 @@ from typing import Any
 
 from treq.client import HTTPClient
 from twisted.internet.defer import CancelledError, Deferred
+from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IResponse
 
 from ._errors import HTTPError, PlatformError, RateLimitedError, RequestError, SlackRTMError
@@ -99,7 +100,7 @@ class RTMConnector:
             response = await self._http.post(
                 self.url,
                 data=fields,
-                headers={"Authorization": f"Bearer {self._token.value}"},
+                headers=Headers({b"Authorization": [f"Bearer {self._token.value}".encode()]}),
                 timeout=CALL_TIMEOUT,
                 reactor=self._reactor,
             )
@@ -125,9 +126,7 @@ class RTMConnector:
                 data=data,
             )
         if status != 200:
-            raise HTTPError(
-                f"{self.method} answered HTTP {status}.", status=status, data=data
-            )
+            raise HTTPError(f"{self.method} answered HTTP {status}.", status=status, data=data)
         if not isinstance(data, dict):
             raise RequestError(f"{self.method} answered something that is not a JSON object.")
         if data.get("ok") is not True:

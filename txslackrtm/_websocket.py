@@ -9,11 +9,12 @@ timers, which would run on the global reactor, are all switched off.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.internet.interfaces import IStreamClientEndpoint, ITCPTransport
+from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 
 
@@ -25,14 +26,15 @@ class SocketHandler(Protocol):
     def socket_closed(self, socket: RTMSocket, reason: str) -> None: ...
 
 
-class RTMSocket(WebSocketClientProtocol):  # type: ignore[misc]
+class RTMSocket(WebSocketClientProtocol):
     """One WebSocket connection to Slack."""
+
+    factory: _RTMSocketFactory
 
     @property
     def handler(self) -> SocketHandler:
         """The handler of the factory that built this socket."""
-        handler: SocketHandler = self.factory.handler
-        return handler
+        return self.factory.handler
 
     def onOpen(self) -> None:
         self.handler.socket_opened(self)
@@ -43,7 +45,7 @@ class RTMSocket(WebSocketClientProtocol):  # type: ignore[misc]
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         self._close_reason = _close_reason(wasClean, code, reason)
 
-    def connectionLost(self, reason: Failure) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         super().connectionLost(reason)
         self.handler.socket_closed(self, getattr(self, "_close_reason", None) or _lost(reason))
 
@@ -54,7 +56,7 @@ class RTMSocket(WebSocketClientProtocol):  # type: ignore[misc]
 
     def write_text(self, text: str) -> None:
         """Send one text frame."""
-        self.sendMessage(text.encode("utf-8"))
+        self.sendMessage(text.encode("utf-8"))  # type: ignore[no-untyped-call]
 
     def close(self) -> None:
         """Start the WebSocket closing handshake (code 1000)."""
@@ -62,8 +64,9 @@ class RTMSocket(WebSocketClientProtocol):  # type: ignore[misc]
 
     def abort(self) -> None:
         """Drop the TCP connection at once: the peer may be gone, so nothing is awaited."""
-        if self.transport is not None:
-            self.transport.abortConnection()
+        transport = self.transport
+        if transport is not None:
+            cast(ITCPTransport, transport).abortConnection()
 
 
 def open_socket(
@@ -77,9 +80,9 @@ def open_socket(
     Connect to C{url} through C{endpoint}; the Deferred fires with the socket once TCP
     (and TLS) is up, and the handler hears of the WebSocket opening and everything after.
     """
-    factory = WebSocketClientFactory(url, reactor=reactor)
-    factory.protocol = RTMSocket
-    factory.setProtocolOptions(
+    factory = _RTMSocketFactory(url, reactor=reactor)  # type: ignore[no-untyped-call]
+    factory.handler = handler
+    factory.setProtocolOptions(  # type: ignore[no-untyped-call]
         openHandshakeTimeout=0,
         closeHandshakeTimeout=0,
         serverConnectionDropTimeout=0,
@@ -89,9 +92,14 @@ def open_socket(
         perMessageCompressionOffers=[],
         failByDrop=True,
     )
-    factory.handler = handler
-    connecting: Deferred[RTMSocket] = endpoint.connect(factory)
-    return connecting
+    return cast("Deferred[RTMSocket]", endpoint.connect(factory))
+
+
+class _RTMSocketFactory(WebSocketClientFactory):
+    """Builds L{RTMSocket}s that report to one handler."""
+
+    protocol = RTMSocket  # type: ignore[assignment]
+    handler: SocketHandler
 
 
 def _close_reason(clean: bool, code: int | None, reason: str | None) -> str | None:
