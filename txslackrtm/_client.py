@@ -52,7 +52,10 @@ DEFAULT_MAX_INCOMING_BYTES = 4 * 1024 * 1024
 
 _CONNECTED_STATES = frozenset({State.RESUMING, State.READY})
 _AUTHENTICATED_STATES = frozenset({State.AUTHENTICATED, State.HANDSHAKING}) | _CONNECTED_STATES
-_NOT_CONNECTED = "the connection to Slack was closed before Slack acknowledged the message"
+_UNANSWERED = (
+    "The connection closed before Slack acknowledged the message; it may or may not have "
+    "been posted, so check before sending it again."
+)
 
 
 @dataclass
@@ -118,6 +121,11 @@ def _channel(value: object) -> str:
     if not value.strip():
         raise ValueError("conversation_id must not be empty")
     return value
+
+
+def _fail_unanswered(waiters: list[Deferred[Any]]) -> None:
+    for waiter in waiters:
+        waiter.errback(NoReplyReceivedError(_UNANSWERED))
 
 
 class RTMClient(Service):
@@ -295,13 +303,11 @@ class RTMClient(Service):
 
         @param connect_args: arguments for C{rtm.connect}, such as
             C{batch_presence_aware=True}; sent again on every reconnect.
+        @raise TypeError: a connect argument is not a string, boolean or number.
         @return: a Deferred that fires with the Web API response once authenticated, or
             fails on a fatal error, when retries are exhausted, or on L{disconnect}.
         """
-        try:
-            encode_arguments(connect_args)
-        except TypeError as error:
-            return fail(error)
+        encode_arguments(connect_args)
         if self._lifecycle.state is not State.DISCONNECTED:
             return fail(
                 InvalidStateError(
@@ -569,15 +575,13 @@ class RTMClient(Service):
     def _enter_ready(self, payload: object) -> None:
         self._failures = 0
         self._reached_ready = True
-        for waiter in self._session.ready(self._now()):
-            waiter.errback(NoReplyReceivedError(_NOT_CONNECTED.capitalize() + "."))
+        _fail_unanswered(self._session.ready(self._now()))
         self._log.info("Connected to Slack as {user}.", user=self.active_user_id)
         self._events.emit("ready")
         self._flush()
         self._arm_timer()
 
     def _enter_disconnecting(self, payload: object) -> None:
-        self._cancel_call()
         if self._opening is not None:
             opening, self._opening = self._opening, None
             opening.cancel()
@@ -604,8 +608,7 @@ class RTMClient(Service):
         for timer in (self._timer, self._close_timer, self._pacing_timer):
             self._cancel(timer)
         self._timer = self._close_timer = self._pacing_timer = None
-        for waiter in self._session.drain():
-            waiter.errback(NoReplyReceivedError(_NOT_CONNECTED.capitalize() + "."))
+        _fail_unanswered(self._session.drain())
         queued, self._queue = self._queue, deque()
         for item in queued:
             item.deferred.errback(
@@ -634,8 +637,8 @@ class RTMClient(Service):
         """Retry after the policy's delay, or give up, after a failed attempt or connection."""
         if self._lifecycle.state in (State.DISCONNECTING, State.DISCONNECTED):
             return
-        for waiter in self._session.connection_lost():
-            waiter.errback(NoReplyReceivedError(_NOT_CONNECTED.capitalize() + "."))
+        _fail_unanswered(self._session.connection_lost())
+        self._arm_timer()
         if not self.auto_reconnect or self._fatal(error):
             self._lifecycle.handle(Input.GAVE_UP, error)
             return
@@ -707,7 +710,7 @@ class RTMClient(Service):
         else:
             self._arm_timer()
 
-    def socket_closed(self, socket: RTMSocket, reason: str) -> None:
+    def socket_closed(self, socket: RTMSocket, reason: str, failure: Failure) -> None:
         if socket is not self._socket:
             return
         self._socket = None
@@ -717,9 +720,13 @@ class RTMClient(Service):
             self._close_timer = None
             self._lifecycle.handle(Input.CLOSED)
         elif state is State.AUTHENTICATED:
-            self._socket_error(WebsocketError(f"The WebSocket did not open: {reason}."))
+            self._socket_error(
+                WebsocketError(f"The WebSocket did not open: {reason}.", original=failure.value)
+            )
         else:
-            self._socket_error(WebsocketError(f"The WebSocket was lost: {reason}."))
+            self._socket_error(
+                WebsocketError(f"The WebSocket was lost: {reason}.", original=failure.value)
+            )
 
     def _settle(self, waiter: Deferred[Any], reply: dict[str, Any]) -> None:
         if reply.get("error") is not None or reply.get("ok") is False:

@@ -117,8 +117,11 @@ class ClientLog:
             twisted_level = "warn" if level is LogLevel.WARN else level.value
             getattr(self._twisted, twisted_level)(format, **fields)
             return
-        method = getattr(self._custom, level.value, None)
-        if level is LogLevel.WARN and not callable(method):
-            method = getattr(self._custom, "warning", None)
+        name = level.value
+        if level is LogLevel.WARN and (
+            isinstance(self._custom, logging.Logger) or not hasattr(self._custom, "warn")
+        ):
+            name = "warning"
+        method = getattr(self._custom, name, None)
         if callable(method):
             method(format.format(**fields))

@@ -23,7 +23,7 @@ class SocketHandler(Protocol):
 
     def socket_opened(self, socket: RTMSocket) -> None: ...
     def frame_received(self, socket: RTMSocket, payload: bytes, is_binary: bool) -> None: ...
-    def socket_closed(self, socket: RTMSocket, reason: str) -> None: ...
+    def socket_closed(self, socket: RTMSocket, reason: str, failure: Failure) -> None: ...
 
 
 class RTMSocket(WebSocketClientProtocol):
@@ -43,11 +43,12 @@ class RTMSocket(WebSocketClientProtocol):
         self.handler.frame_received(self, payload, isBinary)
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
-        self._close_reason = _close_reason(wasClean, code, reason)
+        self._close_reason = _close_reason(code, reason)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         super().connectionLost(reason)
-        self.handler.socket_closed(self, getattr(self, "_close_reason", None) or _lost(reason))
+        text = getattr(self, "_close_reason", None) or _lost(reason)
+        self.handler.socket_closed(self, text, reason)
 
     @property
     def websocket_open(self) -> bool:
@@ -102,13 +103,11 @@ class _RTMSocketFactory(WebSocketClientFactory):
     handler: SocketHandler
 
 
-def _close_reason(clean: bool, code: int | None, reason: str | None) -> str | None:
+def _close_reason(code: int | None, reason: str | None) -> str | None:
     if code is None and not reason:
         return None
     text = f"closed with code {code}" if code is not None else "closed"
-    if reason:
-        text += f" ({reason})"
-    return text if clean else f"{text}, uncleanly"
+    return f"{text} ({reason})" if reason else text
 
 
 def _lost(reason: Failure) -> str:
