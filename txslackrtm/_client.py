@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from twisted.application.service import Service
@@ -123,11 +124,6 @@ def _channel(value: object) -> str:
     return value
 
 
-def _fail_unanswered(waiters: list[Deferred[Any]]) -> None:
-    for waiter in waiters:
-        waiter.errback(NoReplyReceivedError(_UNANSWERED))
-
-
 class RTMClient(Service):
     """
     A Slack Real Time Messaging client: connects, keeps the connection alive, reconnects,
@@ -236,6 +232,8 @@ class RTMClient(Service):
         self._reached_ready = False
         self._retry_delay = 0.0
         self._queue: deque[_Outgoing] = deque()
+        self._effects: deque[Callable[[], object]] = deque()
+        self._running_effects = False
         self._start_waiters: list[Deferred[dict[str, Any]]] = []
         self._disconnect_waiters: list[Deferred[None]] = []
 
@@ -319,7 +317,7 @@ class RTMClient(Service):
         waiter: Deferred[dict[str, Any]] = Deferred()
         self._start_waiters.append(waiter)
         self._log.debug("Starting.")
-        self._lifecycle.handle(Input.START)
+        self._input(Input.START)
         return waiter
 
     def disconnect(self) -> Deferred[None]:
@@ -334,7 +332,7 @@ class RTMClient(Service):
         waiter: Deferred[None] = Deferred()
         self._disconnect_waiters.append(waiter)
         self._log.debug("Disconnecting on request.")
-        self._lifecycle.handle(Input.DISCONNECT)
+        self._input(Input.DISCONNECT)
         return waiter
 
     def startService(self) -> None:
@@ -475,18 +473,54 @@ class RTMClient(Service):
                 self._session.expect_reply(message_id, item.deferred)
             else:
                 self._write(item.prepared)
-                item.deferred.callback(None)
+                self._later(item.deferred.callback, None)
 
     def _paced(self) -> None:
         self._pacing_timer = None
         self._flush()
+
+    # Lifecycle: inputs, and effects that run once the machine is at rest
+
+    def _input(self, input: Input, payload: Any = None) -> None:
+        self._lifecycle.handle(input, payload)
+        self._run_effects()
+
+    def _later(self, effect: Callable[..., object], *args: Any) -> None:
+        """
+        Run C{effect} once the lifecycle is at rest: at once when it is, else after the
+        current transitions. Listeners and callbacks thus always see a settled client, and
+        what they do (C{disconnect()}, say) takes effect before they return.
+        """
+        self._effects.append(partial(effect, *args))
+        self._run_effects()
+
+    def _announce(self, event: str, *args: Any) -> None:
+        """
+        Emit C{event} with the effects of the next transition: the listeners run once the
+        client has acted on what the event reports (a retry is scheduled, say).
+        """
+        self._effects.append(partial(self._events.emit, event, *args))
+
+    def _run_effects(self) -> None:
+        if self._running_effects or self._lifecycle.busy:
+            return
+        self._running_effects = True
+        try:
+            while self._effects:
+                self._effects.popleft()()
+        finally:
+            self._running_effects = False
+
+    def _fail_unanswered(self, waiters: list[Deferred[Any]]) -> None:
+        for waiter in waiters:
+            self._later(waiter.errback, NoReplyReceivedError(_UNANSWERED))
 
     # Lifecycle: what each state does on entry
 
     def _entered(self, old: State, new: State, payload: Any) -> None:
         self._log.debug("Now {state}.", state=new.value)
         if old.top != new.top and new is not State.DISCONNECTED:
-            self._events.emit(new.top)
+            self._announce(new.top)
         if old is State.AUTHENTICATING:
             self._cancel_call()
         if old is State.RECONNECTING:
@@ -509,7 +543,7 @@ class RTMClient(Service):
         if call is self._call:
             self._call = None
             self._connection = connection
-            self._lifecycle.handle(Input.AUTHENTICATED, connection)
+            self._input(Input.AUTHENTICATED, connection)
 
     def _call_failed(self, failure: Failure, call: Deferred[Connection]) -> None:
         if call is not self._call:
@@ -519,7 +553,7 @@ class RTMClient(Service):
         if not isinstance(error, SlackRTMError):
             error = RequestError(f"{self._connector.method} failed: {error}", original=error)
         self._log.info("Unable to connect: {error}", error=str(error))
-        self._events.emit("unable_to_rtm_start", error)
+        self._announce("unable_to_rtm_start", error)
         self._attempt_failed(error)
 
     def _cancel_call(self) -> None:
@@ -528,10 +562,10 @@ class RTMClient(Service):
             call.cancel()
 
     def _enter_authenticated(self, connection: Connection) -> None:
-        self._events.emit("authenticated", connection.response)
+        self._announce("authenticated", connection.response)
         waiters, self._start_waiters = self._start_waiters, []
         for waiter in waiters:
-            waiter.callback(connection.response)
+            self._later(waiter.callback, connection.response)
         self._log.debug("Opening {url}", url=redact_url(connection.url))
         self._session.opening(self._now())
         self._arm_timer()
@@ -575,19 +609,21 @@ class RTMClient(Service):
     def _enter_ready(self, payload: object) -> None:
         self._failures = 0
         self._reached_ready = True
-        _fail_unanswered(self._session.ready(self._now()))
+        self._fail_unanswered(self._session.ready(self._now()))
         self._log.info("Connected to Slack as {user}.", user=self.active_user_id)
-        self._events.emit("ready")
         self._flush()
         self._arm_timer()
+        self._announce("ready")
 
     def _enter_disconnecting(self, payload: object) -> None:
+        self._session.closing()
+        self._arm_timer()
         if self._opening is not None:
             opening, self._opening = self._opening, None
             opening.cancel()
         socket = self._socket
         if socket is None:
-            self._lifecycle.handle(Input.CLOSED)
+            self._input(Input.CLOSED)
             return
         if not socket.websocket_open:
             socket.abort()
@@ -597,10 +633,10 @@ class RTMClient(Service):
 
     def _enter_reconnecting(self, delay: float) -> None:
         if delay <= 0:
-            self._lifecycle.handle(Input.RETRY)
+            self._input(Input.RETRY)
             return
         self._log.info("Reconnecting in {delay:.3g} seconds.", delay=delay)
-        self._retry = self._reactor.callLater(delay, self._lifecycle.handle, Input.RETRY)
+        self._retry = self._reactor.callLater(delay, self._input, Input.RETRY)
 
     def _enter_disconnected(self, error: SlackRTMError | None) -> None:
         self._connection = None
@@ -608,39 +644,45 @@ class RTMClient(Service):
         for timer in (self._timer, self._close_timer, self._pacing_timer):
             self._cancel(timer)
         self._timer = self._close_timer = self._pacing_timer = None
-        _fail_unanswered(self._session.drain())
+        unanswered = self._session.drain()
         queued, self._queue = self._queue, deque()
-        for item in queued:
-            item.deferred.errback(
-                SendWhileDisconnectedError(
-                    "The client disconnected before this event could be sent."
-                )
-            )
         starts, self._start_waiters = self._start_waiters, []
-        for start in starts:
-            start.errback(
-                error
-                or InvalidStateError("disconnect() was called before the client authenticated.")
-            )
+        stops, self._disconnect_waiters = self._disconnect_waiters, []
         if error is None:
             self._log.info("Disconnected.")
         else:
             self._log.error("Disconnected: {error}", error=str(error))
-        self._events.emit("disconnected", error)
-        waiters, self._disconnect_waiters = self._disconnect_waiters, []
-        for waiter in waiters:
-            waiter.callback(None)
+        self._announce("disconnected", error)
+        # Every Deferred handed out settles, after the event, so that their callbacks see
+        # the client as disconnected listeners saw it.
+        self._fail_unanswered(unanswered)
+        for item in queued:
+            self._later(
+                item.deferred.errback,
+                SendWhileDisconnectedError(
+                    "The client disconnected before this event could be sent."
+                ),
+            )
+        for start in starts:
+            self._later(
+                start.errback,
+                error
+                or InvalidStateError("disconnect() was called before the client authenticated."),
+            )
+        for stop in stops:
+            self._later(stop.callback, None)
 
     # Failures and retries
 
     def _attempt_failed(self, error: SlackRTMError) -> None:
         """Retry after the policy's delay, or give up, after a failed attempt or connection."""
         if self._lifecycle.state in (State.DISCONNECTING, State.DISCONNECTED):
+            self._run_effects()
             return
-        _fail_unanswered(self._session.connection_lost())
+        self._fail_unanswered(self._session.connection_lost())
         self._arm_timer()
         if not self.auto_reconnect or self._fatal(error):
-            self._lifecycle.handle(Input.GAVE_UP, error)
+            self._input(Input.GAVE_UP, error)
             return
         if self._reached_ready and self._failures == 0:
             delay: float | None = 0.0
@@ -650,9 +692,9 @@ class RTMClient(Service):
         self._reached_ready = False
         if delay is None:
             self._log.error("Giving up after {n} failed attempts.", n=self._failures)
-            self._lifecycle.handle(Input.GAVE_UP, error)
+            self._input(Input.GAVE_UP, error)
             return
-        self._lifecycle.handle(Input.FAILED, max(float(delay), retry_after(error)))
+        self._input(Input.FAILED, max(float(delay), retry_after(error)))
 
     def _fatal(self, error: SlackRTMError) -> bool:
         return is_fatal(error) or is_certificate_failure(error.original)
@@ -670,7 +712,7 @@ class RTMClient(Service):
 
     def _socket_error(self, error: SlackRTMError) -> None:
         self._log.warn("{error}", error=str(error))
-        self._events.emit("error", error)
+        self._announce("error", error)
         self._attempt_failed(error)
 
     # SocketHandler: what the socket reports
@@ -679,7 +721,7 @@ class RTMClient(Service):
         if socket is not self._socket:
             socket.abort()
             return
-        self._lifecycle.handle(Input.SOCKET_OPEN)
+        self._input(Input.SOCKET_OPEN)
 
     def frame_received(self, socket: RTMSocket, payload: bytes, is_binary: bool) -> None:
         if socket is not self._socket:
@@ -698,9 +740,9 @@ class RTMClient(Service):
             self._settle(result.waiter, result.frame)
         if result.type == "hello" and self._lifecycle.state is State.HANDSHAKING:
             resuming = self._session.hello(self._now())
-            self._lifecycle.handle(Input.HELLO_RESUMING if resuming else Input.HELLO)
+            self._input(Input.HELLO_RESUMING if resuming else Input.HELLO)
         elif result.resumed:
-            self._lifecycle.handle(Input.RESUMED)
+            self._input(Input.RESUMED)
         self._dispatch(result.type, result.frame)
         if result.reconnect is not None and socket is self._socket:
             self._drop(
@@ -718,7 +760,7 @@ class RTMClient(Service):
         if state is State.DISCONNECTING:
             self._cancel(self._close_timer)
             self._close_timer = None
-            self._lifecycle.handle(Input.CLOSED)
+            self._input(Input.CLOSED)
         elif state is State.AUTHENTICATED:
             self._socket_error(
                 WebsocketError(f"The WebSocket did not open: {reason}.", original=failure.value)
@@ -778,7 +820,7 @@ class RTMClient(Service):
                 WebsocketError("Slack did not answer a ping in time; the connection is dead.")
             )
         elif due is Due.RESUME_OVER:
-            self._lifecycle.handle(Input.RESUMED)
+            self._input(Input.RESUMED)
         elif due is Due.OPEN_TIMEOUT:
             self._opening_timed_out()
         self._arm_timer()

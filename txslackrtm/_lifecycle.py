@@ -109,6 +109,11 @@ class Lifecycle:
         self._queue: deque[tuple[Input, Any]] = deque()
         self._entering = False
 
+    @property
+    def busy(self) -> bool:
+        """Whether a state is being entered right now."""
+        return self._entering
+
     def can(self, input: Input) -> bool:
         """Whether C{input} has a transition from the current state."""
         return input in TRANSITIONS[self.state]

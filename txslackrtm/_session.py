@@ -201,10 +201,7 @@ class Session(Generic[W]):
         reply: all those pending except the last message sent, whose reply Slack may replay
         on the next connection.
         """
-        self._keepalive = False
-        self._ping_id = None
-        self._open_deadline = None
-        self._end_resume()
+        self.closing()
         keep = self._last_awaited
         lost = [p.waiter for i, p in self._pending.items() if i != keep]
         self._pending = {i: p for i, p in self._pending.items() if i == keep}
@@ -242,6 +239,13 @@ class Session(Generic[W]):
         self._ping_id = None
         stale = [i for i, p in self._pending.items() if p.connection != self._connection]
         return [self._pending.pop(i).waiter for i in stale]
+
+    def closing(self) -> None:
+        """Stop every timed duty (keepalive, hello and replay waits): the client is leaving."""
+        self._keepalive = False
+        self._ping_id = None
+        self._open_deadline = None
+        self._end_resume()
 
     def drain(self) -> list[W]:
         """Stop everything and return every waiter still pending, for the client to fail."""
