@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 
 from txslackrtm import HTTPError, PlatformError, RateLimitedError, WebsocketError
@@ -191,7 +192,8 @@ class RetryTests(ClientTestCase):
     @inlineCallbacks
     def test_unreachable_host_is_transient(self) -> Any:
         """A Web API that refuses connections is retried."""
-        rtm = yield self.make(slack_api_url="http://127.0.0.1:1/api/")
+        # The real reactor's time: HostnameEndpoint gives up on refused addresses on a timer.
+        rtm = yield self.make(slack_api_url="http://127.0.0.1:1/api/", reactor=reactor)
         started = rtm.start()
         (error,) = yield self.until("unable_to_rtm_start")
         self.assertEqual(rtm.state, "reconnecting")
