@@ -41,6 +41,15 @@ class StartTests(ClientTestCase):
         )
 
     @inlineCallbacks
+    def test_hello_between_connected_and_ready(self) -> Any:
+        """The hello frame is dispatched after connected and before ready."""
+        rtm = yield self.make()
+        rtm.on("hello", lambda event: self.events.append(("hello", (event,))))
+        yield rtm.start()
+        yield self.until("ready")
+        self.assertEqual(self.names()[2:], ["connected", "hello", "ready"])
+
+    @inlineCallbacks
     def test_ready_right_after_hello(self) -> Any:
         """With no reply pending, ready follows hello at once: no clock time passes (D1)."""
         rtm = yield self.ready()

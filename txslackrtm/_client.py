@@ -603,10 +603,13 @@ class RTMClient(Service):
     def _enter_handshaking(self, payload: object) -> None:
         pass
 
-    def _enter_resuming(self, payload: object) -> None:
+    def _enter_resuming(self, hello: dict[str, Any]) -> None:
+        self._later(self._dispatch, "hello", hello)
         self._arm_timer()
 
-    def _enter_ready(self, payload: object) -> None:
+    def _enter_ready(self, hello: dict[str, Any] | None) -> None:
+        if hello is not None:
+            self._later(self._dispatch, "hello", hello)
         self._failures = 0
         self._reached_ready = True
         self._fail_unanswered(self._session.ready(self._now()))
@@ -736,14 +739,16 @@ class RTMClient(Service):
             return
         if self._log.enabled(LogLevel.DEBUG):
             self._log.debug("Received {frame!r}", frame=result.frame)
+        if result.type == "hello" and self._lifecycle.state is State.HANDSHAKING:
+            # Entering connected dispatches it, between the connected and ready events.
+            resuming = self._session.hello(self._now())
+            self._input(Input.HELLO_RESUMING if resuming else Input.HELLO, result.frame)
+            return
+        self._dispatch(result.type, result.frame)
         if result.waiter is not None:
             self._settle(result.waiter, result.frame)
-        if result.type == "hello" and self._lifecycle.state is State.HANDSHAKING:
-            resuming = self._session.hello(self._now())
-            self._input(Input.HELLO_RESUMING if resuming else Input.HELLO)
-        elif result.resumed:
+        if result.resumed:
             self._input(Input.RESUMED)
-        self._dispatch(result.type, result.frame)
         if result.reconnect is not None and socket is self._socket:
             self._drop(
                 WebsocketError(f"Slack asked for a new connection: {result.reconnect}."),
