@@ -68,10 +68,12 @@ class ClientTestCase(TestCase):
     slack: FakeSlack
     rtm: RTMClient
 
+    def setUp(self) -> None:
+        self.clock = Clock()
+
     @inlineCallbacks
     def make(self, **options: Any) -> Any:
         """Start a fake Slack and build (not start) a client aimed at it."""
-        self.clock = Clock()
         config = options.pop("slack_config", {})
         self.slack = yield FakeSlack.listen(self, **config)
         self.log = LogCapture()
