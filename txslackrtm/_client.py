@@ -421,7 +421,7 @@ class RTMClient(Service):
         prepared = self._prepare(type, body)
         if self._socket is None or not self._socket.websocket_open:
             return fail(self._disconnected_error(type))
-        if self._lifecycle.state is not State.READY:
+        if not self._writable():
             return fail(
                 SendWhileNotReadyError(
                     f"Cannot send a {type!r} frame while the client is {self.state}; "
@@ -461,7 +461,7 @@ class RTMClient(Service):
 
     def _flush(self) -> None:
         """Send queued events while the client is ready and the pacing allows."""
-        while self._queue and self._lifecycle.state is State.READY:
+        while self._queue and self._writable():
             if self._bucket is not None and not self._bucket.take(self._now()):
                 if self._pacing_timer is None:
                     delay = self._bucket.wait_time(self._now())
@@ -474,6 +474,13 @@ class RTMClient(Service):
             else:
                 self._write(item.prepared)
                 self._later(item.deferred.callback, None)
+
+    def _writable(self) -> bool:
+        """Whether frames may go out now: ready, on a socket not yet closing."""
+        socket = self._socket
+        return (
+            self._lifecycle.state is State.READY and socket is not None and socket.websocket_open
+        )
 
     def _paced(self) -> None:
         self._pacing_timer = None
@@ -818,8 +825,11 @@ class RTMClient(Service):
         self._timer = None
         due = self._session.tick(self._now())
         if due is Due.PING:
-            ping_id = self._write(self._ping)
-            self._session.note_ping(ping_id, self._now())
+            if self._writable():
+                ping_id = self._write(self._ping)
+                self._session.note_ping(ping_id, self._now())
+            else:  # closing already: its loss, on its way, decides what happens next
+                self._session.closing()
         elif due is Due.PONG_OVERDUE:
             self._drop(
                 WebsocketError("Slack did not answer a ping in time; the connection is dead.")
