@@ -1,7 +1,8 @@
 """
-Tests for L{txslackrtm._network}: choosing a proxy, checking the C{tls} option, recognising
-certificate failures, and real TLS connections (directly and through a real CONNECT proxy)
-to loopback servers with certificates made for the test.
+Tests for L{txslackrtm._network}, L{txslackrtm._proxy} and L{txslackrtm._tls}: choosing a
+proxy, checking the C{tls} option, recognising certificate failures, and real TLS connections
+(directly and through a real CONNECT proxy) to loopback servers with certificates made for
+the test.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
 from txslackrtm import _certs
-from txslackrtm._network import (
+from txslackrtm._network import Network
+from txslackrtm._proxy import Proxy
+from txslackrtm._tls import (
     CertificateVerificationError,
-    Network,
-    Proxy,
     describe_failure,
     is_certificate_failure,
 )

@@ -38,9 +38,10 @@ from ._errors import (
 from ._lifecycle import Input, Lifecycle, State
 from ._listeners import Emitter, Listener
 from ._logging import ClientLog, LogLevel, check_logger, parse_level, redact_url
-from ._network import Network, is_certificate_failure, split_url
+from ._network import Network, split_url
 from ._pacing import RetryPolicy, TokenBucket, full_jitter_backoff
 from ._session import Due, Incoming, Session
+from ._tls import describe_failure, is_certificate_failure
 from ._webapi import Connection, RTMConnector, encode_arguments
 from ._websocket import RTMSocket, open_socket
 
@@ -603,7 +604,7 @@ class RTMClient(Service):
             return
         self._opening = None
         error = WebsocketError(
-            f"Could not open the WebSocket: {failure.getErrorMessage()}", original=failure.value
+            f"Could not open the WebSocket: {describe_failure(failure)}", original=failure.value
         )
         self._socket_error(error)
 

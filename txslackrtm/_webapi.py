@@ -19,6 +19,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IResponse
 
 from ._errors import HTTPError, PlatformError, RateLimitedError, RequestError, SlackRTMError
+from ._tls import describe_failure
 
 #: Seconds the Web API call may take before it counts as a (transient) failure.
 CALL_TIMEOUT = 30.0
@@ -111,7 +112,8 @@ class RTMConnector:
             raise
         except Exception as error:
             raise RequestError(
-                f"Could not reach {self.url}: {_describe(error)}", original=error
+                f"Could not reach {self.url}: {describe_failure(error).rstrip('.')}.",
+                original=error,
             ) from None
         return self._read(response, body)
 
@@ -166,13 +168,3 @@ def _retry_after(response: IResponse) -> float:
     except ValueError:
         return DEFAULT_RETRY_AFTER
     return seconds if seconds >= 0 else DEFAULT_RETRY_AFTER
-
-
-def _describe(error: BaseException) -> str:
-    """One line about a network failure, looking inside Twisted's wrapper exceptions."""
-    reasons = getattr(error, "reasons", None)
-    if reasons:
-        inner = reasons[0]
-        return _describe(getattr(inner, "value", inner))
-    text = str(error) or type(error).__name__
-    return text.rstrip(".")

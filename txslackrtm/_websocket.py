@@ -17,6 +17,8 @@ from twisted.internet.interfaces import IStreamClientEndpoint, ITCPTransport
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 
+from ._tls import describe_failure, is_certificate_failure
+
 
 class SocketHandler(Protocol):
     """What the client does with what happens on a socket; each call names the socket."""
@@ -47,7 +49,9 @@ class RTMSocket(WebSocketClientProtocol):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         super().connectionLost(reason)
-        text = getattr(self, "_close_reason", None) or _lost(reason)
+        text = getattr(self, "_close_reason", None)
+        if text is None or is_certificate_failure(reason):
+            text = describe_failure(reason)
         self.handler.socket_closed(self, text, reason)
 
     @property
@@ -108,7 +112,3 @@ def _close_reason(code: int | None, reason: str | None) -> str | None:
         return None
     text = f"closed with code {code}" if code is not None else "closed"
     return f"{text} ({reason})" if reason else text
-
-
-def _lost(reason: Failure) -> str:
-    return reason.getErrorMessage() or repr(reason.value)
