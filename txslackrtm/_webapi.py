@@ -12,11 +12,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from treq.client import HTTPClient
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.internet.interfaces import IConsumer
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IAgent, IResponse
+from twisted.web.iweb import IAgent, IBodyProducer, IResponse
+from zope.interface import implementer
 
 from ._errors import HTTPError, PlatformError, RateLimitedError, RequestError, SlackRTMError
 from ._tls import describe_failure
@@ -38,8 +41,8 @@ class Connection:
     """
 
     url: str
-    user_id: str
-    team_id: str
+    user_id: str | None
+    team_id: str | None
     response: dict[str, Any]
 
 
@@ -68,6 +71,31 @@ def encode_arguments(args: Mapping[str, object]) -> dict[str, str]:
             )
         fields[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
     return fields
+
+
+@implementer(IBodyProducer)
+class _FormBody:
+    """
+    A form-encoded request body written in one go: treq's own producers would cooperate on
+    the global reactor, not the client's.
+    """
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        self._body = urlencode(fields).encode("ascii")
+        self.length = len(self._body)
+
+    def startProducing(self, consumer: IConsumer) -> Deferred[None]:
+        consumer.write(self._body)
+        return succeed(None)
+
+    def pauseProducing(self) -> None:
+        """Nothing to pause: the body was written whole."""
+
+    def resumeProducing(self) -> None:
+        """Nothing to resume: the body was written whole."""
+
+    def stopProducing(self) -> None:
+        """Nothing to stop: the body was written whole."""
 
 
 class RTMConnector:
@@ -100,8 +128,13 @@ class RTMConnector:
         try:
             response = await self._http.post(
                 self.url,
-                data=fields,
-                headers=Headers({b"Authorization": [f"Bearer {self._token.value}".encode()]}),
+                data=_FormBody(fields),
+                headers=Headers(
+                    {
+                        b"Authorization": [f"Bearer {self._token.value}".encode()],
+                        b"Content-Type": [b"application/x-www-form-urlencoded"],
+                    }
+                ),
                 timeout=CALL_TIMEOUT,
                 reactor=self._reactor,
             )
@@ -135,23 +168,17 @@ class RTMConnector:
             raise PlatformError(
                 f"{self.method} failed: {data.get('error', 'no error given')}.", data=data
             )
-        try:
-            return Connection(
-                url=_text(data["url"]),
-                user_id=_text(data["self"]["id"]),
-                team_id=_text(data["team"]["id"]),
-                response=data,
-            )
-        except (KeyError, TypeError, ValueError):
-            raise RequestError(
-                f"{self.method} answered ok without a url, self.id and team.id.", data=data
-            ) from None
+        url = data.get("url")
+        if not isinstance(url, str) or not url:
+            raise RequestError(f"{self.method} answered ok without a WebSocket url.", data=data)
+        return Connection(url, _id_of(data, "self"), _id_of(data, "team"), data)
 
 
-def _text(value: object) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(value)
-    return value
+def _id_of(data: dict[str, Any], field: str) -> str | None:
+    """The C{id} of the C{self} or C{team} object of a response, if it has one."""
+    value = data.get(field)
+    identifier = value.get("id") if isinstance(value, dict) else None
+    return identifier if isinstance(identifier, str) else None
 
 
 def _json_or_none(body: bytes) -> Any:
