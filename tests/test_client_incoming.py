@@ -72,7 +72,7 @@ class DispatchTests(ClientTestCase):
 class BadFrameTests(ClientTestCase):
     @inlineCallbacks
     def test_malformed_frames_are_logged_and_dropped(self) -> Any:
-        """Non-JSON, non-object and binary frames are logged at WARN once and dropped."""
+        """Non-JSON, non-object, invalid UTF-8 and binary frames are logged once and dropped."""
         rtm = yield self.ready()
         events: list[Any] = []
         rtm.on("slack_event", lambda type, event: events.append(type))
@@ -80,11 +80,12 @@ class BadFrameTests(ClientTestCase):
         self.slack.send_raw("[1, 2, 3]")
         self.slack.send_raw(b"\x00\x01binary", binary=True)
         self.slack.send_raw("x" * 5000)
+        self.slack.send_raw(b'{"type": "bad \xff utf-8"}')
         self.slack.push({"type": "still_here"})
         yield self.until("still_here")
         self.assertEqual(events, ["still_here"])
         warnings = [line for line in self.log.at("warn") if "Dropped" in line]
-        self.assertEqual(len(warnings), 4)
+        self.assertEqual(len(warnings), 5)
         self.assertIn("{not json", warnings[0])
         self.assertLess(len(warnings[3]), 300)
         self.assertEqual(rtm.state, "connected:ready")

@@ -95,6 +95,9 @@ def open_socket(
         maxMessagePayloadSize=max_message_bytes,
         maxFramePayloadSize=max_message_bytes,
         perMessageCompressionOffers=[],
+        # The JSON decoder checks UTF-8 itself, and a bad frame is then dropped with a
+        # warning rather than costing the whole connection.
+        utf8validateIncoming=False,
         failByDrop=True,
     )
     return cast("Deferred[RTMSocket]", endpoint.connect(factory))
