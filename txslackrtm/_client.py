@@ -9,7 +9,6 @@ turns their answers into Deferreds, events, timers and log lines.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.python.failure import Failure
 from twisted.web.iweb import IAgent
 
+from . import _options as options
 from ._errors import (
     InvalidStateError,
     KeepAliveConfigError,
@@ -38,7 +38,7 @@ from ._errors import (
 from ._lifecycle import Input, Lifecycle, State
 from ._listeners import Emitter, Listener
 from ._logging import ClientLog, LogLevel, check_logger, parse_level, redact_url
-from ._network import Network, split_url
+from ._network import Network
 from ._pacing import RetryPolicy, TokenBucket, full_jitter_backoff
 from ._session import Due, Incoming, Session
 from ._tls import describe_failure, is_certificate_failure
@@ -67,62 +67,6 @@ class _Outgoing:
     prepared: str
     await_reply: bool
     deferred: Deferred[Any]
-
-
-def _maybe_global_reactor(reactor: Any) -> Any:
-    if reactor is None:
-        from twisted.internet import reactor as global_reactor
-
-        return global_reactor
-    return reactor
-
-
-def _seconds(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
-    return float(value)
-
-
-def _flag(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, not {value!r}")
-    return value
-
-
-def _api_url(value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"slack_api_url must be a string, not {type(value).__name__}")
-    try:
-        split_url(value)
-    except ValueError:
-        raise ValueError(
-            f"slack_api_url must be an http:// or https:// URL, not {value!r}"
-        ) from None
-    if value.split(":", 1)[0].lower() not in ("http", "https"):
-        raise ValueError(f"slack_api_url must be an http:// or https:// URL, not {value!r}")
-    return value if value.endswith("/") else value + "/"
-
-
-def _rate_limit(value: object) -> tuple[float, int] | None:
-    if value is None:
-        return None
-    if not isinstance(value, tuple | list) or len(value) != 2:
-        raise TypeError(f"rate_limit must be (messages_per_second, burst) or None, not {value!r}")
-    rate, burst = value
-    rate = _seconds("rate_limit's messages_per_second", rate)
-    if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
-        raise ValueError(f"rate_limit's burst must be a whole number of at least 1, not {burst!r}")
-    return rate, burst
-
-
-def _channel(value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"conversation_id must be a string, not {type(value).__name__}")
-    if not value.strip():
-        raise ValueError("conversation_id must not be empty")
-    return value
 
 
 class RTMClient(Service):
@@ -187,18 +131,18 @@ class RTMClient(Service):
             raise TypeError(f"token must be a string, not {type(token).__name__}")
         if not token.strip():
             raise ValueError("token must not be empty")
-        api_url = _api_url(slack_api_url)
-        ping = _seconds("client_ping_timeout", client_ping_timeout)
-        pong = _seconds("server_pong_timeout", server_pong_timeout)
+        api_url = options.api_url(slack_api_url)
+        ping = options.seconds("client_ping_timeout", client_ping_timeout)
+        pong = options.seconds("server_pong_timeout", server_pong_timeout)
         if pong >= ping:
             raise KeepAliveConfigError(
                 f"server_pong_timeout ({pong:g} s) must be smaller than "
                 f"client_ping_timeout ({ping:g} s)."
             )
-        resume = _seconds("reply_ack_on_reconnect_timeout", reply_ack_on_reconnect_timeout)
+        resume = options.seconds("reply_ack_on_reconnect_timeout", reply_ack_on_reconnect_timeout)
         if retry_policy is not None and not callable(retry_policy):
             raise TypeError("retry_policy must be a callable (attempt) -> seconds or None")
-        pacing = _rate_limit(rate_limit)
+        pacing = options.rate_limit(rate_limit)
         level = parse_level(log_level)
         if logger is not None:
             check_logger(logger)
@@ -206,9 +150,9 @@ class RTMClient(Service):
             raise TypeError("max_incoming_bytes must be a whole number of bytes")
         if max_incoming_bytes < 1024:
             raise ValueError(f"max_incoming_bytes must be at least 1024, not {max_incoming_bytes}")
-        self.auto_reconnect = _flag("auto_reconnect", auto_reconnect)
-        use_connect = _flag("use_rtm_connect", use_rtm_connect)
-        self._reactor = _maybe_global_reactor(reactor)
+        self.auto_reconnect = options.flag("auto_reconnect", auto_reconnect)
+        use_connect = options.flag("use_rtm_connect", use_rtm_connect)
+        self._reactor = options.maybe_global_reactor(reactor)
         self._network = Network(self._reactor, tls=tls, proxy=proxy)
         if agent is None:
             agent = self._network.agent()
@@ -368,12 +312,12 @@ class RTMClient(Service):
             raise TypeError(f"text must be a string, not {type(text).__name__}")
         if not text:
             raise ValueError("text must not be empty: Slack refuses empty messages")
-        body = {**extra, "text": text, "channel": _channel(conversation_id)}
+        body = {**extra, "text": text, "channel": options.channel(conversation_id)}
         return self.add_outgoing_event(True, "message", body)  # type: ignore[return-value]
 
     def send_typing(self, conversation_id: str) -> Deferred[None]:
         """Tell the conversation the bot is typing; fires once written, with C{None}."""
-        body = {"channel": _channel(conversation_id)}
+        body = {"channel": options.channel(conversation_id)}
         return self.add_outgoing_event(False, "typing", body)  # type: ignore[return-value]
 
     def subscribe_presence(self, user_ids: list[str]) -> Deferred[None]:
@@ -399,7 +343,7 @@ class RTMClient(Service):
             before the event went out, it fails with C{SendWhileDisconnectedError}.
         """
         prepared = self._prepare(type, body)
-        _flag("await_reply", await_reply)
+        options.flag("await_reply", await_reply)
         if self._lifecycle.state in (State.DISCONNECTED, State.DISCONNECTING):
             return fail(self._disconnected_error(type))
         try:

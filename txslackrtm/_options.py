@@ -1,0 +1,69 @@
+"""
+Argument checks for the client's options and methods.
+
+Each check raises C{TypeError} or C{ValueError} naming the argument, before any I/O and
+before the client changes, so that a mistake surfaces where it was made.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ._network import split_url
+
+
+def maybe_global_reactor(reactor: Any) -> Any:
+    if reactor is None:
+        from twisted.internet import reactor as global_reactor
+
+        return global_reactor
+    return reactor
+
+
+def seconds(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+    return float(value)
+
+
+def flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, not {value!r}")
+    return value
+
+
+def api_url(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"slack_api_url must be a string, not {type(value).__name__}")
+    try:
+        split_url(value)
+    except ValueError:
+        raise ValueError(
+            f"slack_api_url must be an http:// or https:// URL, not {value!r}"
+        ) from None
+    if value.split(":", 1)[0].lower() not in ("http", "https"):
+        raise ValueError(f"slack_api_url must be an http:// or https:// URL, not {value!r}")
+    return value if value.endswith("/") else value + "/"
+
+
+def rate_limit(value: object) -> tuple[float, int] | None:
+    if value is None:
+        return None
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        raise TypeError(f"rate_limit must be (messages_per_second, burst) or None, not {value!r}")
+    rate, burst = value
+    rate = seconds("rate_limit's messages_per_second", rate)
+    if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+        raise ValueError(f"rate_limit's burst must be a whole number of at least 1, not {burst!r}")
+    return rate, burst
+
+
+def channel(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"conversation_id must be a string, not {type(value).__name__}")
+    if not value.strip():
+        raise ValueError("conversation_id must not be empty")
+    return value
