@@ -4,15 +4,32 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
+try:
+    import orjson
+except ImportError:
+    orjson = None
+
 from txslackrtm import ErrorCode, MessageTooLongError
-from txslackrtm._session import MAX_FRAME_BYTES, Due, Incoming, Malformed, Session
+from txslackrtm._session import (
+    MAX_FRAME_BYTES,
+    Due,
+    Incoming,
+    Malformed,
+    Session,
+    default_decode,
+    stdlib_decode,
+)
 
 
-def make_session() -> Session[str]:
-    return Session(ping_interval=6.0, pong_timeout=4.0, resume_timeout=2.0, open_timeout=30.0)
+def make_session(decode: Callable[[bytes], Any] = stdlib_decode) -> Session[str]:
+    return Session(
+        ping_interval=6.0, pong_timeout=4.0, resume_timeout=2.0, open_timeout=30.0, decode=decode
+    )
 
 
 def frame(**fields: object) -> bytes:
@@ -69,16 +86,23 @@ class OutgoingTests(SynchronousTestCase):
         self.assertEqual(session.last_id, 0)
 
 
-class IncomingTests(SynchronousTestCase):
-    def test_event_is_passed_through(self) -> None:
+class IncomingTestsMixin:
+    """Incoming frames, run once per JSON decoder: the standard library's and orjson's."""
+
+    decode: Callable[[bytes], Any]
+
+    def make(self) -> Session[str]:
+        return make_session(self.decode)
+
+    def test_event_is_passed_through(self: Any) -> None:
         """A valid frame comes back untouched, with its type."""
-        result = make_session().receive(frame(type="message", text="hi", x=[1]), False, 0)
+        result = self.make().receive(frame(type="message", text="hi", x=[1]), False, 0)
         assert isinstance(result, Incoming)
         self.assertEqual((result.type, result.frame["x"]), ("message", [1]))
 
-    def test_malformed_frames(self) -> None:
+    def test_malformed_frames(self: Any) -> None:
         """Binary frames, non-JSON, non-objects and invalid UTF-8 are Malformed."""
-        session = make_session()
+        session = self.make()
         for payload, binary in [
             (b'{"type":"hello"}', True),
             (b"{not json", False),
@@ -89,15 +113,15 @@ class IncomingTests(SynchronousTestCase):
         ]:
             self.assertIsInstance(session.receive(payload, binary, 0), Malformed)
 
-    def test_preview_is_bounded(self) -> None:
+    def test_preview_is_bounded(self: Any) -> None:
         """A malformed frame is quoted by its first 200 characters only."""
-        result = make_session().receive(b"x" * 10000, False, 0)
+        result = self.make().receive(b"x" * 10000, False, 0)
         assert isinstance(result, Malformed)
         self.assertEqual(len(result.preview), 200)
 
-    def test_reply_settles_its_waiter_once(self) -> None:
+    def test_reply_settles_its_waiter_once(self: Any) -> None:
         """A reply returns the waiter of its message, and only the first time."""
-        session = make_session()
+        session = self.make()
         message_id = send(session, "message", text="a", channel="C1")
         session.expect_reply(message_id, "waiter")
         reply = session.receive(frame(ok=True, reply_to=message_id, ts="1.0"), False, 0)
@@ -108,9 +132,9 @@ class IncomingTests(SynchronousTestCase):
         self.assertIsNone(again.waiter)
         self.assertEqual(session.awaiting, 0)
 
-    def test_odd_reply_to_matches_nothing(self) -> None:
+    def test_odd_reply_to_matches_nothing(self: Any) -> None:
         """A reply_to that is not an int of ours is passed on without effect."""
-        session = make_session()
+        session = self.make()
         session.expect_reply(send(session, "message", text="a", channel="C1"), "w")
         for odd in ["1", 1.0, True, None, 99, -1, [1]]:
             result = session.receive(frame(reply_to=odd), False, 0)
@@ -118,9 +142,9 @@ class IncomingTests(SynchronousTestCase):
             self.assertIsNone(result.waiter)
         self.assertEqual(session.awaiting, 1)
 
-    def test_reconnect_frames(self) -> None:
+    def test_reconnect_frames(self: Any) -> None:
         """goodbye, team_migration_started and error code 1 ask for a new connection."""
-        session = make_session()
+        session = self.make()
         for payload in [
             frame(type="goodbye"),
             frame(type="team_migration_started"),
@@ -132,6 +156,19 @@ class IncomingTests(SynchronousTestCase):
         other = session.receive(frame(type="error", error={"code": 17}), False, 0)
         assert isinstance(other, Incoming)
         self.assertIsNone(other.reconnect)
+
+
+class StdlibIncomingTests(IncomingTestsMixin, SynchronousTestCase):
+    decode = staticmethod(stdlib_decode)
+
+
+class OrjsonIncomingTests(IncomingTestsMixin, SynchronousTestCase):
+    decode = staticmethod(orjson.loads if orjson else stdlib_decode)
+    skip = None if orjson else "orjson (the extra 'fast') is not installed"
+
+    def test_it_is_the_default(self: Any) -> None:
+        """With orjson installed, the client decodes with it."""
+        self.assertIs(default_decode, orjson.loads)
 
 
 class KeepaliveTests(SynchronousTestCase):

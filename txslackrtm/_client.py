@@ -706,8 +706,6 @@ class RTMClient(Service):
                 WebsocketError(f"Slack asked for a new connection: {result.reconnect}."),
                 report=False,
             )
-        else:
-            self._arm_timer()
 
     def socket_closed(self, socket: RTMSocket, reason: str, failure: Failure) -> None:
         if socket is not self._socket:

@@ -85,10 +85,6 @@ class Emitter:
             return sum(len(listeners) for listeners in self._listeners.values())
         return len(self._listeners.get(event, ()))
 
-    def has(self, event: str) -> bool:
-        """Whether C{event} has any listener."""
-        return event in self._listeners
-
     def emit(self, event: str, *args: Any) -> None:
         """Call every listener of C{event}, isolating each one's failure."""
         listeners = self._listeners.get(event)
@@ -99,6 +95,8 @@ class Emitter:
                 result = listener(*args)
             except Exception:
                 self._report(event, Failure())  # type: ignore[no-untyped-call]
+                continue
+            if result is None:
                 continue
             if isinstance(result, Coroutine):
                 result = ensureDeferred(result)
