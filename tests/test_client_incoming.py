@@ -103,6 +103,16 @@ class BadFrameTests(ClientTestCase):
         self.assertEqual(reply["reply_to"], 1)
 
     @inlineCallbacks
+    def test_stray_hello_while_ready(self) -> Any:
+        """A hello while ready is dispatched and changes nothing (D11: Node throws)."""
+        rtm = yield self.ready()
+        self.slack.push({"type": "hello"})
+        yield self.until("hello")
+        self.assertEqual(rtm.state, "connected:ready")
+        reply = yield rtm.send_message("still fine", "C1")
+        self.assertEqual(reply["text"], "still fine")
+
+    @inlineCallbacks
     def test_oversized_incoming_message(self) -> Any:
         """A message over max_incoming_bytes drops the connection, which is rebuilt."""
         rtm = yield self.ready(max_incoming_bytes=2048)
