@@ -107,6 +107,7 @@ class _RTMSocketFactory(WebSocketClientFactory):
     """Builds L{RTMSocket}s that report to one handler."""
 
     protocol = RTMSocket  # type: ignore[assignment]
+    noisy = False  # one per connection: the client logs connections itself
     handler: SocketHandler
 
 
