@@ -34,6 +34,7 @@ from twisted.internet.protocol import Factory
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web import http
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 from zope.interface import directlyProvides, providedBy
@@ -331,6 +332,13 @@ class ConnectStall:
         self._pending = None
 
 
+class _QuietSite(Site):
+    """A Site that keeps no access log: a bot's log should show the bot, not the fake."""
+
+    def log(self, request: http.Request) -> None:
+        """Log nothing."""
+
+
 class FakeSlack:
     """
     A fake Slack workspace serving the Web API and RTM WebSockets on a loopback port.
@@ -383,7 +391,7 @@ class FakeSlack:
         root.putChild(b"api", _WebAPI(self))
         root.putChild(b"websocket", _Tickets(upgrade))
         # No idle timeout: its timer would outlive channels that a WebSocket took over.
-        site = Site(root, timeout=None)  # type: ignore[no-untyped-call]
+        site = _QuietSite(root, timeout=None)  # type: ignore[no-untyped-call]
         site.noisy = False
         self._tracker = _ConnectionTracker(
             site if tls is None else TLSMemoryBIOFactory(cast(Any, tls), False, site)

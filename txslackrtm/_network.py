@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.interfaces import IStreamClientEndpoint
-from twisted.web.client import URI, Agent, HTTPConnectionPool
+from twisted.web.client import URI, Agent, HTTPConnectionPool, _HTTP11ClientFactory
 from twisted.web.iweb import IAgent, IAgentEndpointFactory
 from zope.interface import implementer  # type: ignore[import-untyped, unused-ignore]
 
@@ -124,6 +124,7 @@ class Network:
         Connections are not kept alive: a call is made once per (re)connect, minutes apart.
         """
         pool = HTTPConnectionPool(self.reactor, persistent=False)  # type: ignore[no-untyped-call]
+        pool._factory = _QuietHTTPClientFactory  # one per call: the client logs its calls itself
         factory = _EndpointFactory(self)
         return IAgent(Agent.usingEndpointFactory(self.reactor, factory, pool=pool))  # type: ignore[no-untyped-call]
 
@@ -146,6 +147,12 @@ class Network:
             proxy_name=str(proxy),
         )
         return IStreamClientEndpoint(tunnel)
+
+
+class _QuietHTTPClientFactory(_HTTP11ClientFactory):
+    """Twisted's HTTP client factory, without its "Starting factory" lines."""
+
+    noisy = False
 
 
 @implementer(IAgentEndpointFactory)
