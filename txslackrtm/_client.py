@@ -54,6 +54,8 @@ DEFAULT_MAX_INCOMING_BYTES = 4 * 1024 * 1024
 
 _CONNECTED_STATES = frozenset({State.RESUMING, State.READY})
 _AUTHENTICATED_STATES = frozenset({State.AUTHENTICATED, State.HANDSHAKING}) | _CONNECTED_STATES
+#: What a reply replayed after a reconnect (a C{message} event) keeps, to look like a reply.
+_REPLY_FIELDS = ("reply_to", "ts", "text", "channel")
 _UNANSWERED = (
     "The connection closed before Slack acknowledged the message; it may or may not have "
     "been posted, so check before sending it again."
@@ -523,12 +525,13 @@ class RTMClient(Service):
         self._arm_timer()
         try:
             endpoint = self._network.endpoint(connection.url)
-        except ValueError as error:
-            self._attempt_failed(WebsocketError(f"Slack gave an unusable URL: {error}"))
+            opening = self._opening = open_socket(
+                endpoint, connection.url, self, self._max_incoming, self._reactor
+            )
+        except Exception as error:  # Autobahn refuses a bad URL with a bare Exception
+            unusable = f"The WebSocket URL from {self._connector.method} is unusable: {error}"
+            self._socket_error(WebsocketError(unusable, original=error))
             return
-        opening = self._opening = open_socket(
-            endpoint, connection.url, self, self._max_incoming, self._reactor
-        )
         opening.addCallbacks(
             self._tcp_connected,
             self._open_failed,
@@ -656,6 +659,8 @@ class RTMClient(Service):
 
     def _drop(self, error: SlackRTMError, *, report: bool = True) -> None:
         """Abort the current socket at once (it may be dead) and treat it as lost."""
+        if self._lifecycle.state is State.DISCONNECTING:
+            return  # leaving anyway: the close under way ends in disconnected
         socket, self._socket = self._socket, None
         if socket is not None:
             socket.abort()
@@ -726,6 +731,8 @@ class RTMClient(Service):
             )
 
     def _settle(self, waiter: Deferred[Any], reply: dict[str, Any]) -> None:
+        if "type" in reply:  # a replayed reply: the message event itself
+            reply = {"ok": True, **{key: reply[key] for key in _REPLY_FIELDS if key in reply}}
         if reply.get("error") is not None or reply.get("ok") is False:
             error = reply.get("error")
             detail = error.get("msg") if isinstance(error, dict) else error

@@ -43,15 +43,19 @@ def split_url(url: str | bytes) -> tuple[bool, str, int]:
     Read the scheme, host and port of an C{http}, C{https}, C{ws} or C{wss} URL.
 
     @return: C{(secure, host, port)}, with the scheme's default port filled in.
-    @raise ValueError: for any other scheme or a URL without a host; the message does not
-        repeat the URL, whose query may hold a secret (the WebSocket ticket).
+    @raise ValueError: for any other scheme, a URL without a host, or a port out of range
+        (0 included); the message does not repeat the URL, whose path or query may hold a
+        secret (the WebSocket ticket).
     """
     text = url.decode("ascii") if isinstance(url, bytes) else url
     parts = urlsplit(text)
     secure = _SECURE_SCHEMES.get(parts.scheme.lower())
     if secure is None or not parts.hostname:
         raise ValueError(f"not an http(s) or ws(s) URL with a host (scheme {parts.scheme!r})")
-    return secure, parts.hostname, parts.port or _DEFAULT_PORTS[secure]
+    port = parts.port  # itself a ValueError when out of range
+    if port == 0:
+        raise ValueError("port 0 cannot be connected to")
+    return secure, parts.hostname, _DEFAULT_PORTS[secure] if port is None else port
 
 
 class Network:

@@ -141,9 +141,11 @@ class RTMConnector:
             body = await response.content()
         except SlackRTMError:
             raise
-        except CancelledError:
-            raise
         except Exception as error:
+            if _cancelled(error):  # the timeout, or disconnect(), which ignores the result
+                raise RequestError(
+                    f"{self.method} got no answer within {CALL_TIMEOUT:g} seconds."
+                ) from None
             raise RequestError(
                 f"Could not reach {self.url}: {describe_failure(error).rstrip('.')}.",
                 original=error,
@@ -195,3 +197,11 @@ def _retry_after(response: IResponse) -> float:
     except ValueError:
         return DEFAULT_RETRY_AFTER
     return seconds if seconds >= 0 else DEFAULT_RETRY_AFTER
+
+
+def _cancelled(error: BaseException) -> bool:
+    """Whether the call failed because it was cancelled, perhaps inside Twisted's wrappers."""
+    reasons = getattr(error, "reasons", None) or []
+    return isinstance(error, CancelledError) or any(
+        getattr(reason, "check", lambda _: False)(CancelledError) for reason in reasons
+    )
