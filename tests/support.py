@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred, inlineCallbacks, succeed
 from twisted.internet.task import Clock
+from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
 from txslackrtm import RTMClient, full_jitter_backoff
@@ -116,3 +119,63 @@ class ClientTestCase(TestCase):
     def names(self) -> list[str]:
         """The lifecycle events so far, by name."""
         return [name for name, _args in self.events]
+
+
+class DeferredLedger:
+    """
+    Every Deferred a client's public methods hand out, so that a test can check at the end
+    that each one fired: nothing a user waits on may be left waiting.
+
+    It wraps the methods on the instance, so calls the client makes to itself (C{send_message}
+    calling C{add_outgoing_event}) are seen too; a Deferred is recorded once.
+    """
+
+    METHODS = (
+        "start",
+        "disconnect",
+        "send_message",
+        "send_typing",
+        "subscribe_presence",
+        "add_outgoing_event",
+        "send",
+    )
+
+    def __init__(self, rtm: RTMClient) -> None:
+        self.handed_out: list[tuple[str, Deferred[Any]]] = []
+        self._results: dict[int, Any] = {}
+        for name in self.METHODS:
+            setattr(rtm, name, self._tracking(name, getattr(rtm, name)))
+
+    def _tracking(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def tracked(*args: Any, **kwargs: Any) -> Any:
+            result = method(*args, **kwargs)
+            if isinstance(result, Deferred) and all(d is not result for _, d in self.handed_out):
+                index = len(self.handed_out)
+                self.handed_out.append((name, result))
+                result.addBoth(self._record, index)
+            return result
+
+        return tracked
+
+    def _record(self, result: Any, index: int) -> Any:
+        self._results[index] = result.value if isinstance(result, Failure) else result
+        return result
+
+    def unfired(self) -> list[str]:
+        """The methods whose Deferreds have not fired yet, one entry per Deferred."""
+        return [name for i, (name, _) in enumerate(self.handed_out) if i not in self._results]
+
+    def outcomes(self) -> list[tuple[str, Any]]:
+        """C{(method, result)} for every fired Deferred; a failure's result is its exception."""
+        return [
+            (name, self._results[i])
+            for i, (name, _) in enumerate(self.handed_out)
+            if i in self._results
+        ]
+
+    def consume(self) -> None:
+        """Handle every failure so far, so that none is reported as unhandled later."""
+        for i, (_, deferred) in enumerate(self.handed_out):
+            if i in self._results:
+                deferred.addErrback(lambda failure: None)

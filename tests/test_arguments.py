@@ -78,6 +78,7 @@ class ConstructorTests(SynchronousTestCase):
         self.assert_refused(ValueError, "burst", rate_limit=(1.0, 0))
         self.assert_refused(ValueError, "messages_per_second", rate_limit=(0, 5))
         self.assert_refused(TypeError, "retry_policy", retry_policy=3)
+        self.assert_refused(TypeError, "json_loads", json_loads="orjson")
         make_client(rate_limit=None, retry_policy=lambda attempt: None)
 
     def test_logging_options(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail, inlineCallbacks
+from twisted.trial.unittest import SkipTest
 
 from .support import ClientTestCase
 
@@ -67,6 +68,23 @@ class DispatchTests(ClientTestCase):
         self.slack.push({"type": "marker"})
         yield self.until("marker")
         self.assertEqual(calls, ["on", "once", "on"])
+
+
+class DecoderTests(ClientTestCase):
+    @inlineCallbacks
+    def test_orjson(self) -> Any:
+        """json_loads=orjson.loads decodes frames; malformed ones are still dropped."""
+        try:
+            import orjson
+        except ImportError:
+            raise SkipTest("orjson (the extra 'fast') is not installed") from None
+        rtm = yield self.ready(json_loads=orjson.loads)
+        self.slack.send_raw(b'{"type": "bad \xff utf-8"}')
+        self.slack.push({"type": "decoded", "nested": {"list": [1, 2.5, None]}})
+        (event,) = yield self.until("decoded")
+        self.assertEqual(event["nested"], {"list": [1, 2.5, None]})
+        self.assertEqual(len([line for line in self.log.at("warn") if "Dropped" in line]), 1)
+        self.assertEqual(rtm.state, "connected:ready")
 
 
 class BadFrameTests(ClientTestCase):

@@ -21,7 +21,6 @@ from txslackrtm._session import (
     Incoming,
     Malformed,
     Session,
-    default_decode,
     stdlib_decode,
 )
 
@@ -165,10 +164,6 @@ class StdlibIncomingTests(IncomingTestsMixin, SynchronousTestCase):
 class OrjsonIncomingTests(IncomingTestsMixin, SynchronousTestCase):
     decode = staticmethod(orjson.loads if orjson else stdlib_decode)
     skip = None if orjson else "orjson (the extra 'fast') is not installed"
-
-    def test_it_is_the_default(self: Any) -> None:
-        """With orjson installed, the client decodes with it."""
-        self.assertIs(default_decode, orjson.loads)
 
 
 class KeepaliveTests(SynchronousTestCase):

@@ -64,6 +64,7 @@ class Emitter:
         Remove C{listener} (added with L{on} or L{once}) from C{event}, or every listener of
         C{event} when none is named. Removing a listener that is not there does nothing.
         """
+        _check_event(event)
         listeners = self._listeners.get(event)
         if not listeners:
             return
@@ -83,6 +84,7 @@ class Emitter:
         """How many listeners C{event} has, or all events together when C{None}."""
         if event is None:
             return sum(len(listeners) for listeners in self._listeners.values())
+        _check_event(event)
         return len(self._listeners.get(event, ()))
 
     def emit(self, event: str, *args: Any) -> None:
@@ -108,7 +110,11 @@ class Emitter:
 
 
 def _check(event: object, listener: object) -> None:
-    if not isinstance(event, str):
-        raise TypeError(f"event must be a string, not {type(event).__name__}")
+    _check_event(event)
     if not callable(listener):
         raise TypeError(f"listener must be callable, not {type(listener).__name__}")
+
+
+def _check_event(event: object) -> None:
+    if not isinstance(event, str):
+        raise TypeError(f"event must be a string, not {type(event).__name__}")

@@ -38,17 +38,6 @@ def stdlib_decode(payload: bytes) -> Any:
     return _stdlib_decoder.decode(payload.decode("utf-8"))
 
 
-def _fastest_decode() -> Callable[[bytes], Any]:
-    try:
-        from orjson import loads
-    except ImportError:  # the optional extra "fast" is not installed
-        return stdlib_decode
-    return loads
-
-
-#: How incoming frames are decoded: with orjson when it is installed (the extra C{fast}),
-#: about three times faster, else with the standard library.
-default_decode = _fastest_decode()
 #: The id-less worst case that L{Session.prepare} measures against L{MAX_FRAME_BYTES}.
 _ID_ROOM = len(',"id":') + 20
 
@@ -124,7 +113,7 @@ class Session(Generic[W]):
     pong_timeout: float
     resume_timeout: float
     open_timeout: float
-    decode: Callable[[bytes], Any] = default_decode
+    decode: Callable[[bytes], Any] = stdlib_decode
     last_id: int = 0
     _pending: dict[int, _Pending[W]] = field(default_factory=dict)
     _connection: int = 0
@@ -146,7 +135,8 @@ class Session(Generic[W]):
         @return: the JSON text of C{{**body, "type": type}}, for L{stamp}.
         @raise MessageTooLongError: the text is over L{MAX_TEXT_CHARS} characters or the
             frame over L{MAX_FRAME_BYTES} bytes.
-        @raise TypeError: the body cannot be encoded as JSON.
+        @raise TypeError: a field of the body is not of a JSON type (named in the message).
+        @raise ValueError: a number in the body is NaN or infinite (named in the message).
         """
         event = dict(body) if body else {}
         event.pop("id", None)
@@ -158,9 +148,10 @@ class Session(Generic[W]):
                 f"{MAX_TEXT_CHARS}. Split it, or post it with chat.postMessage."
             )
         try:
-            encoded = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
-        except (TypeError, ValueError) as error:
-            raise TypeError(f"the body of a {type!r} event is not JSON: {error}") from None
+            encoded = json.dumps(event, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError):
+            _refuse_field(type, event)
+            raise
         size = len(encoded.encode("utf-8")) + _ID_ROOM
         if size > MAX_FRAME_BYTES:
             raise MessageTooLongError(
@@ -321,6 +312,22 @@ class Session(Generic[W]):
         if now >= self._last_outgoing + self.ping_interval:
             return Due.PING
         return Due.NOTHING
+
+
+def _refuse_field(type: str, event: dict[str, Any]) -> None:
+    """Raise C{TypeError} or C{ValueError} naming the field of C{event} JSON cannot carry."""
+    for name, value in event.items():
+        try:
+            json.dumps(value, allow_nan=False)
+        except TypeError:
+            raise TypeError(
+                f"{name!r} of a {type!r} event cannot be sent as JSON: "
+                f"{value.__class__.__name__} is not a JSON type"
+            ) from None
+        except ValueError:
+            raise ValueError(
+                f"{name!r} of a {type!r} event cannot be sent as JSON: {value!r} is out of range"
+            ) from None
 
 
 def _reconnect_reason(type_: str | None, frame: dict[str, Any]) -> str | None:
