@@ -12,13 +12,15 @@ connecting or ready, where a refused call must not send a frame or use up a mess
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 from collections.abc import Callable
 from typing import Any
 
+from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
-from twisted.internet.task import Clock
+from twisted.internet.task import Clock, deferLater
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -277,3 +279,23 @@ def _not_json_tests(kind: str) -> None:
 
 for _kind in _Calls.NOT_JSON:
     _not_json_tests(_kind)
+
+
+class RetryPolicyAnswerTests(ClientTestCase):
+    """A retry policy is user code too: a wrong answer from it must not wedge the client."""
+
+    @inlineCallbacks
+    def test_policy_answering_neither_seconds_nor_none(self) -> Any:
+        """A policy answering "soon" ends the client with an error naming retry_policy."""
+        rtm = yield self.make(retry_policy=lambda attempt: "soon")
+        self.addCleanup(gc.collect)  # so that an unhandled error is reported by this test
+        self.slack.fail_connect("internal_error")
+        started = rtm.start()
+        for _ in range(200):
+            if started.called:
+                break
+            yield deferLater(reactor, 0.001, lambda: None)
+        self.assertEqual(rtm.state, "disconnected")
+        error = yield self.assertFailure(started, Exception)
+        self.assertIn("retry_policy", str(error))
+        self.assertEqual(self.clock.getDelayedCalls(), [])

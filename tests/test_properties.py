@@ -20,6 +20,7 @@ from typing import Any
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort
@@ -99,6 +100,7 @@ class World:
     """One example's network, fake Slack and client."""
 
     def __init__(self, **options: Any) -> None:
+        self.global_timers = list(reactor.getDelayedCalls())
         self.net = MemoryNetwork()
         listening = FakeSlack.listen(reactor=self.net)
         self.slack: FakeSlack = _result(listening)
@@ -138,6 +140,7 @@ class World:
         assert self.ledger.unfired() == [], self.ledger.unfired()
         assert self.net.getDelayedCalls() == [], self.net.getDelayedCalls()
         assert self.slack.violations == [], self.slack.violations
+        assert list(reactor.getDelayedCalls()) == self.global_timers, "the global reactor was used"
         self.ledger.consume()
 
 

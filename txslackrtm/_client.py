@@ -658,7 +658,12 @@ class RTMClient(Service):
             delay: float | None = 0.0
         else:
             self._failures += 1
-            delay = self._retry_policy(self._failures)
+            try:
+                delay = options.retry_delay(self._retry_policy, self._failures)
+            except (TypeError, ValueError) as wrong:
+                self._log.error("{wrong}", wrong=str(wrong))
+                self._input(Input.GAVE_UP, InvalidStateError(str(wrong), original=error))
+                return
         self._reached_ready = False
         if delay is None:
             self._log.error("Giving up after {n} failed attempts.", n=self._failures)

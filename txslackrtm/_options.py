@@ -8,6 +8,7 @@ before the client changes, so that a mistake surfaces where it was made.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from ._network import split_url
@@ -67,3 +68,26 @@ def channel(value: object) -> str:
     if not value.strip():
         raise ValueError("conversation_id must not be empty")
     return value
+
+
+def retry_delay(policy: Callable[[int], object], attempt: int) -> float | None:
+    """
+    Ask a retry policy how long to wait before C{attempt}, holding it to its contract.
+
+    @raise ValueError: the policy raised, or answered something other than C{None} or a
+        finite number of seconds >= 0; the message names C{retry_policy}.
+    """
+    try:
+        delay = policy(attempt)
+    except Exception as error:
+        raise ValueError(f"retry_policy raised {error!r} for attempt {attempt}") from error
+    if delay is None:
+        return None
+    if isinstance(delay, bool) or not isinstance(delay, int | float) or not delay >= 0:
+        raise ValueError(
+            f"retry_policy answered {delay!r} for attempt {attempt}; "
+            "it must answer seconds (a number >= 0) or None to give up"
+        )
+    if not math.isfinite(delay):
+        raise ValueError(f"retry_policy answered {delay!r} for attempt {attempt}")
+    return float(delay)
