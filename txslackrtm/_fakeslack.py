@@ -453,6 +453,13 @@ class FakeSlackCore:
         return None
 
     def _issue_ticket(self, token: str, now: float, batch_presence: str) -> str:
+        # Forget used and expired tickets: they are refused exactly as unknown ones are, and a
+        # long-running fake (the demo) must not keep one record per connect call forever.
+        self._tickets = {
+            name: ticket
+            for name, ticket in self._tickets.items()
+            if ticket.usable and now < ticket.issued + self._ticket_ttl
+        }
         self._counter += 1
         ticket = f"fake-ticket-{self._counter}"
         self._tickets[ticket] = _Ticket(token, now, batch_presence.lower() in _TRUE_ARGS)
