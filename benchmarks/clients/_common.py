@@ -21,12 +21,14 @@ The workloads, and the fields of their results:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import json
 import os
 import resource
 import sys
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -228,3 +230,13 @@ def idle_fields(connections: int, before: int, after: int) -> dict[str, Any]:
 def message_body(message_id: int) -> dict[str, Any]:
     """A C{message} frame as a bare client sends it."""
     return {"type": "message", "channel": CHANNEL, "text": TEXT, "id": message_id}
+
+
+async def run_within_timeout(
+    workloads: Mapping[str, Callable[[Args], Awaitable[dict[str, Any]]]], args: Args
+) -> dict[str, Any]:
+    """Run the asyncio driver's workload named in C{args}, within C{args.timeout} seconds."""
+    try:
+        return await asyncio.wait_for(workloads[args.workload](args), args.timeout)
+    except TimeoutError:
+        return {"error": f"timed out after {args.timeout} s"}

@@ -26,6 +26,7 @@ from _common import (
     message_body,
     parse_args,
     raise_file_limit,
+    run_within_timeout,
     settled_rss,
     startup_fields,
 )
@@ -159,18 +160,10 @@ async def idle(args: Args) -> dict[str, Any]:
 WORKLOADS = {"inbound": inbound, "send": send, "startup": startup, "idle": idle}
 
 
-async def run(args: Args) -> dict[str, Any]:
-    """Run the workload within the time limit."""
-    try:
-        return await asyncio.wait_for(WORKLOADS[args.workload](args), args.timeout)
-    except TimeoutError:
-        return {"error": f"timed out after {args.timeout} s"}
-
-
 def main() -> None:
     """Run one workload and print its result."""
     args = parse_args()
-    fields = asyncio.run(run(args))
+    fields = asyncio.run(run_within_timeout(WORKLOADS, args))
     finish(fields, 3 if "error" in fields else 0)
 
 

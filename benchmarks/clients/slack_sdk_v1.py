@@ -24,6 +24,7 @@ from _common import (
     idle_fields,
     parse_args,
     raise_file_limit,
+    run_within_timeout,
     settled_rss,
     startup_fields,
 )
@@ -121,20 +122,12 @@ async def idle(args: Args) -> dict[str, Any]:
 WORKLOADS = {"inbound": inbound, "send": send, "startup": startup, "idle": idle}
 
 
-async def run(args: Args) -> dict[str, Any]:
-    """Run the workload within the time limit."""
-    try:
-        return await asyncio.wait_for(WORKLOADS[args.workload](args), args.timeout)
-    except TimeoutError:
-        return {"error": f"timed out after {args.timeout} s"}
-
-
 def main() -> None:
     """Run one workload and print its result."""
     args = parse_args()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    fields = loop.run_until_complete(run(args))
+    fields = loop.run_until_complete(run_within_timeout(WORKLOADS, args))
     finish(fields, 3 if "error" in fields else 0)
 
 
