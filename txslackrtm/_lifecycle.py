@@ -114,10 +114,6 @@ class Lifecycle:
         """Whether a state is being entered right now."""
         return self._entering
 
-    def can(self, input: Input) -> bool:
-        """Whether C{input} has a transition from the current state."""
-        return input in TRANSITIONS[self.state]
-
     def handle(self, input: Input, payload: Any = None) -> None:
         """
         Apply C{input}, handing C{payload} to the entry hook of the state it leads to.

@@ -138,16 +138,7 @@ class Inbound:
 
     def fields(self) -> dict[str, Any]:
         """The inbound result."""
-        events = self.total - 1
-        seconds = self.t1 - self.t0
-        cpu = self.cpu1 - self.cpu0
-        return {
-            "events": events,
-            "seconds": seconds,
-            "cpu": cpu,
-            "rate": events / seconds,
-            "cpu_per_100k": cpu / events * 1e5,
-        }
+        return inbound_fields(self.total - 1, self.t1 - self.t0, self.cpu1 - self.cpu0)
 
 
 class Sends:
@@ -240,3 +231,14 @@ async def run_within_timeout(
         return await asyncio.wait_for(workloads[args.workload](args), args.timeout)
     except TimeoutError:
         return {"error": f"timed out after {args.timeout} s"}
+
+
+def inbound_fields(events: int, seconds: float, cpu: float) -> dict[str, Any]:
+    """The inbound workload's result: C{events} counted in C{seconds}, using C{cpu} seconds."""
+    return {
+        "events": events,
+        "seconds": seconds,
+        "cpu": cpu,
+        "rate": events / seconds,
+        "cpu_per_100k": cpu / events * 1e5,
+    }

@@ -17,7 +17,7 @@ import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
-from _common import cpu_seconds, finish, parse_args
+from _common import cpu_seconds, finish, inbound_fields, parse_args
 
 
 def masked_frame(message_id: int) -> bytes:
@@ -101,14 +101,7 @@ class Counter(asyncio.Protocol):
     def fields(self) -> dict[str, Any]:
         seconds, cpu = time.perf_counter() - self.t0, cpu_seconds() - self.cpu0
         if self.workload == "inbound":
-            events = self.total - 1
-            return {
-                "events": events,
-                "seconds": seconds,
-                "cpu": cpu,
-                "rate": events / seconds,
-                "cpu_per_100k": cpu / events * 1e5,
-            }
+            return inbound_fields(self.total - 1, seconds, cpu)
         return {
             "messages": self.total,
             "inflight": self.inflight,
