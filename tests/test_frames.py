@@ -7,33 +7,36 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from txslackrtm._frames import TextFrameReader, text_frame
+from txslackrtm._frames import FrameSplitter, text_frame
 
 from .wsframes import BINARY, CLOSE, CONTINUATION, PING, TEXT, read_client_frames, server_frame
 
 LIMIT = 70_000
 
 
-def read_all(reader: TextFrameReader, *chunks: bytes) -> tuple[list[bytes], bytes]:
-    """Feed chunks; return the payloads read and the bytes left to the general parser."""
-    payloads: list[bytes] = []
+def split_all(splitter: FrameSplitter, *chunks: bytes) -> tuple[list[bytes], bytes]:
+    """
+    Feed chunks; return what was cut out, in order (a text frame's payload, or any other
+    frame whole, marked by a leading "other:"), and the bytes left to the general parser.
+    """
+    cut: list[bytes] = []
     for chunk in chunks:
-        found = reader.read(chunk)
+        found = splitter.split(chunk)
         if found is None:
             continue
-        data, bounds, rest = found
-        payloads.extend(data[bounds[i] : bounds[i + 1]] for i in range(0, len(bounds), 2))
+        data, frames, rest = found
+        cut.extend(data[a:b] if text else b"other:" + data[a:b] for a, b, text in frames)
         if rest < len(data):
-            return payloads, data[rest:]
-    return payloads, b""
+            return cut, data[rest:]
+    return cut, b""
 
 
-class ReaderTests(SynchronousTestCase):
+class SplitterTests(SynchronousTestCase):
     def test_whole_frames_of_every_length_encoding(self) -> None:
         """Text frames with 7-bit, 16-bit and 64-bit lengths are read, in order."""
         payloads = [b"", b"{}", b"a" * 125, b"b" * 126, b"c" * 65535, b"d" * 65536]
         data = b"".join(server_frame(TEXT, p) for p in payloads)
-        self.assertEqual(read_all(TextFrameReader(LIMIT), data), (payloads, b""))
+        self.assertEqual(split_all(FrameSplitter(LIMIT), data), (payloads, b""))
 
     def test_split_anywhere(self) -> None:
         """A stream cut at any byte gives the same frames, each once."""
@@ -42,7 +45,7 @@ class ReaderTests(SynchronousTestCase):
         for cut in range(len(data) + 1):
             with self.subTest(cut=cut):
                 self.assertEqual(
-                    read_all(TextFrameReader(LIMIT), data[:cut], data[cut:]), (payloads, b"")
+                    split_all(FrameSplitter(LIMIT), data[:cut], data[cut:]), (payloads, b"")
                 )
 
     def test_byte_by_byte(self) -> None:
@@ -50,17 +53,17 @@ class ReaderTests(SynchronousTestCase):
         payloads = [b"a" * 300, b"{}", b"b" * 5]
         data = b"".join(server_frame(TEXT, p) for p in payloads)
         chunks = [data[i : i + 1] for i in range(len(data))]
-        self.assertEqual(read_all(TextFrameReader(LIMIT), *chunks), (payloads, b""))
+        self.assertEqual(split_all(FrameSplitter(LIMIT), *chunks), (payloads, b""))
 
     def test_short_frame_after_a_held_byte_is_not_kept_waiting(self) -> None:
         """A frame shorter than the longest header is read as soon as all of it is here."""
-        reader = TextFrameReader(LIMIT)
+        splitter = FrameSplitter(LIMIT)
         frame = server_frame(TEXT, b"{}")
-        self.assertEqual(read_all(reader, frame[:1], frame[1:]), ([b"{}"], b""))
-        self.assertFalse(reader.holding)
+        self.assertEqual(split_all(splitter, frame[:1], frame[1:]), ([b"{}"], b""))
+        self.assertFalse(splitter.holding)
 
-    def test_other_frames_are_left_with_all_after_them(self) -> None:
-        """The reader stops at the first frame it does not read and leaves the rest."""
+    def test_other_frames_are_cut_out_whole(self) -> None:
+        """Every other kind of frame is cut out whole, wherever the stream is cut."""
         others = {
             "binary": server_frame(BINARY, b"\x00\x01"),
             "ping": server_frame(PING, b"p"),
@@ -70,35 +73,53 @@ class ReaderTests(SynchronousTestCase):
             "reserved bits": server_frame(TEXT, b"{}", rsv=4),
             "reserved opcode": server_frame(3, b"{}"),
             "masked": server_frame(TEXT, b"{}", mask=b"abcd"),
+            "masked, 16-bit length": server_frame(BINARY, b"m" * 200, mask=b"abcd"),
             "16-bit length not minimal": server_frame(TEXT, b"{}", length_size=2),
             "64-bit length not minimal": server_frame(TEXT, b"x" * 300, length_size=8),
-            "over the limit": server_frame(TEXT, b"x" * (LIMIT + 1)),
         }
         before, after = server_frame(TEXT, b"before"), server_frame(TEXT, b"after")
         for name, other in others.items():
-            with self.subTest(name):
-                reader = TextFrameReader(LIMIT)
+            data = before + other + after
+            for cut in range(len(data) + 1):
+                with self.subTest(name, cut=cut):
+                    splitter = FrameSplitter(LIMIT)
+                    self.assertEqual(
+                        split_all(splitter, data[:cut], data[cut:]),
+                        ([b"before", b"other:" + other, b"after"], b""),
+                    )
+                    self.assertFalse(splitter.holding)
+
+    def test_frame_over_the_limit_is_left_with_all_after_it(self) -> None:
+        """A frame announcing more than the limit is neither held nor cut: it is left."""
+        for opcode in (TEXT, BINARY):
+            with self.subTest(opcode=opcode):
+                too_big = server_frame(opcode, b"x" * (LIMIT + 1))
+                after = server_frame(TEXT, b"after")
+                splitter = FrameSplitter(LIMIT)
                 self.assertEqual(
-                    read_all(reader, before + other + after), ([b"before"], other + after)
+                    split_all(splitter, server_frame(TEXT, b"a") + too_big[:20]),
+                    ([b"a"], too_big[:20]),
                 )
-                self.assertFalse(reader.holding)
+                self.assertFalse(splitter.holding)
+                splitter = FrameSplitter(LIMIT)
+                self.assertEqual(split_all(splitter, too_big + after), ([], too_big + after))
 
     def test_held_bytes_can_be_taken_back(self) -> None:
         """What is held is given back in front of new bytes, and then no longer held."""
-        reader = TextFrameReader(LIMIT)
+        splitter = FrameSplitter(LIMIT)
         frame = server_frame(TEXT, b"x" * 1000)
-        self.assertEqual(read_all(reader, frame[:500]), ([], b""))
-        self.assertTrue(reader.holding)
-        self.assertEqual(reader.take_held(frame[500:]), frame)
-        self.assertFalse(reader.holding)
-        self.assertEqual(read_all(reader, frame), ([b"x" * 1000], b""))
+        self.assertEqual(split_all(splitter, frame[:500]), ([], b""))
+        self.assertTrue(splitter.holding)
+        self.assertEqual(splitter.take_held(frame[500:]), frame)
+        self.assertFalse(splitter.holding)
+        self.assertEqual(split_all(splitter, frame), ([b"x" * 1000], b""))
 
     def test_incomplete_frame_costs_no_copy_per_chunk(self) -> None:
         """A large frame in many chunks is held as it comes and joined once, when complete."""
-        reader = TextFrameReader(LIMIT)
+        splitter = FrameSplitter(LIMIT)
         frame = server_frame(TEXT, b"x" * 60_000)
         chunks = [frame[i : i + 1000] for i in range(0, len(frame), 1000)]
-        results = [reader.read(chunk) for chunk in chunks]
+        results = [splitter.split(chunk) for chunk in chunks]
         self.assertEqual(results[1:-1], [None] * (len(chunks) - 2))
         self.assertIsNotNone(results[-1])
 
@@ -112,7 +133,7 @@ class ReaderTests(SynchronousTestCase):
         data = b"".join(server_frame(TEXT, p) for p in payloads)
         points = sorted({min(c, len(data)) for c in cuts})
         chunks = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
-        self.assertEqual(read_all(TextFrameReader(LIMIT), *chunks), (payloads, b""))
+        self.assertEqual(split_all(FrameSplitter(LIMIT), *chunks), (payloads, b""))
 
 
 class WriterTests(SynchronousTestCase):

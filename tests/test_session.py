@@ -7,6 +7,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 try:
@@ -95,7 +97,7 @@ class IncomingTestsMixin:
 
     def test_event_is_passed_through(self: Any) -> None:
         """A valid frame comes back untouched, with its type."""
-        result = self.make().receive(frame(type="message", text="hi", x=[1]), False, 0)
+        result = self.make().receive(frame(type="message", text="hi", x=[1]), False)
         assert isinstance(result, Incoming)
         self.assertEqual((result.type, result.frame["x"]), ("message", [1]))
 
@@ -110,11 +112,11 @@ class IncomingTestsMixin:
             (b"\xff\xfe", False),
             (b"[" * 100000 + b"]" * 100000, False),
         ]:
-            self.assertIsInstance(session.receive(payload, binary, 0), Malformed)
+            self.assertIsInstance(session.receive(payload, binary), Malformed)
 
     def test_preview_is_bounded(self: Any) -> None:
         """A malformed frame is quoted by its first 200 characters only."""
-        result = self.make().receive(b"x" * 10000, False, 0)
+        result = self.make().receive(b"x" * 10000, False)
         assert isinstance(result, Malformed)
         self.assertEqual(len(result.preview), 200)
 
@@ -123,10 +125,10 @@ class IncomingTestsMixin:
         session = self.make()
         message_id = send(session, "message", text="a", channel="C1")
         session.expect_reply(message_id, "waiter")
-        reply = session.receive(frame(ok=True, reply_to=message_id, ts="1.0"), False, 0)
+        reply = session.receive(frame(ok=True, reply_to=message_id, ts="1.0"), False)
         assert isinstance(reply, Incoming)
         self.assertEqual((reply.waiter, reply.type), ("waiter", None))
-        again = session.receive(frame(ok=True, reply_to=message_id), False, 0)
+        again = session.receive(frame(ok=True, reply_to=message_id), False)
         assert isinstance(again, Incoming)
         self.assertIsNone(again.waiter)
         self.assertEqual(session.awaiting, 0)
@@ -136,7 +138,7 @@ class IncomingTestsMixin:
         session = self.make()
         session.expect_reply(send(session, "message", text="a", channel="C1"), "w")
         for odd in ["1", 1.0, True, None, 99, -1, [1]]:
-            result = session.receive(frame(reply_to=odd), False, 0)
+            result = session.receive(frame(reply_to=odd), False)
             assert isinstance(result, Incoming)
             self.assertIsNone(result.waiter)
         self.assertEqual(session.awaiting, 1)
@@ -149,12 +151,56 @@ class IncomingTestsMixin:
             frame(type="team_migration_started"),
             frame(type="error", error={"code": 1, "msg": "Socket URL has expired"}),
         ]:
-            result = session.receive(payload, False, 0)
+            result = session.receive(payload, False)
             assert isinstance(result, Incoming)
             self.assertIsNotNone(result.reconnect)
-        other = session.receive(frame(type="error", error={"code": 17}), False, 0)
+        other = session.receive(frame(type="error", error={"code": 17}), False)
         assert isinstance(other, Incoming)
         self.assertIsNone(other.reconnect)
+
+
+def _json_outcome(decode: Callable[[bytes], Any], payload: bytes) -> tuple[str, Any]:
+    try:
+        return "value", decode(payload)
+    except ValueError as error:
+        return "error", type(error)
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+class StdlibDecodeTests(SynchronousTestCase):
+    """The standard library decoder's quick path and its fallback agree with C{json.loads}."""
+
+    def test_same_as_json_loads(self) -> None:
+        """Values, whitespace, extra data, non-JSON and invalid UTF-8 decode as json does."""
+        for payload in [
+            b'{"type":"hello"}',
+            b' {"type":"hello"}',
+            b'{"type":"hello"} \r\n',
+            b'{"a":1}{"b":2}',
+            b'{"a":1} x',
+            b"",
+            b"   ",
+            b"NaN",
+            b"[1, 2",
+            b'"\xff"',
+            b'"\xed\xa0\x80"',  # a UTF-8-encoded surrogate: not UTF-8
+        ]:
+            with self.subTest(payload=payload):
+                expected = _json_outcome(lambda p: json.loads(p.decode("utf-8")), payload)
+                self.assertEqual(_json_outcome(stdlib_decode, payload), expected)
+
+    @given(value=_json_values, before=st.sampled_from(["", " ", "\n"]), after=st.text(max_size=3))
+    def test_any_text(self, value: object, before: str, after: str) -> None:
+        """Any JSON value with anything around it decodes as json decodes it."""
+        payload = (before + json.dumps(value) + after).encode()
+        expected = _json_outcome(lambda p: json.loads(p.decode("utf-8")), payload)
+        self.assertEqual(_json_outcome(stdlib_decode, payload), expected)
 
 
 class StdlibIncomingTests(IncomingTestsMixin, SynchronousTestCase):
@@ -189,7 +235,7 @@ class KeepaliveTests(SynchronousTestCase):
         ping = send(session, "ping", now=6.0)
         session.note_ping(ping, 6.0)
         self.assertEqual(session.next_deadline(), 10.0)
-        session.receive(frame(type="pong", reply_to=ping), False, 7.0)
+        session.receive(frame(type="pong", reply_to=ping), False)
         self.assertEqual(session.tick(10.0), Due.NOTHING)
         self.assertEqual(session.next_deadline(), 12.0)
 
@@ -198,7 +244,7 @@ class KeepaliveTests(SynchronousTestCase):
         session = self.ready_session()
         ping = send(session, "ping", now=6.0)
         session.note_ping(ping, 6.0)
-        session.receive(frame(type="user_typing"), False, 8.0)
+        session.receive(frame(type="user_typing"), False)
         self.assertEqual(session.tick(9.9), Due.NOTHING)
         self.assertEqual(session.tick(10.0), Due.PONG_OVERDUE)
 
@@ -228,7 +274,7 @@ class ResumeTests(SynchronousTestCase):
         self.assertEqual(session.connection_lost(), ["first"])
         self.assertTrue(session.hello(10.0))
         self.assertEqual(session.next_deadline(), 12.0)
-        replay = session.receive(frame(type="message", reply_to=last, ts="1.2"), False, 10.5)
+        replay = session.receive(frame(type="message", reply_to=last, ts="1.2"), False)
         assert isinstance(replay, Incoming)
         self.assertEqual((replay.waiter, replay.resumed), ("last", True))
         self.assertEqual(session.ready(10.5), [])

@@ -43,14 +43,15 @@ DROP_NOW = b'{"type":"drop-now"}'  # and drops the connection on this one
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
-def _answer_handshake(protocol: Any, transport: StringTransport) -> None:
+def _answer_handshake(protocol: Any, transport: StringTransport, early: bytes) -> None:
+    """Accept the client's handshake, with C{early} bytes right behind the answer."""
     key = re.search(rb"Sec-WebSocket-Key: (\S+)", transport.value(), re.IGNORECASE)
     assert key is not None
     accept = base64.b64encode(hashlib.sha1(key.group(1) + _GUID).digest())
     transport.clear()
     protocol.dataReceived(
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-        b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n" + early
     )
 
 
@@ -108,16 +109,16 @@ class _Reference(WebSocketClientProtocol):
             self.dropConnection(abort=True)
 
 
-def open_rtm_socket() -> tuple[RTMSocket, _Recorder, StringTransport]:
+def open_rtm_socket(early: bytes = b"") -> tuple[RTMSocket, _Recorder, StringTransport]:
     endpoint = _StringEndpoint()
     recorder = _Recorder()
     sockets: list[RTMSocket] = []
     open_socket(endpoint, URL, recorder, LIMIT, reactor=None).addCallback(sockets.append)
-    _answer_handshake(sockets[0], endpoint.transport)
+    _answer_handshake(sockets[0], endpoint.transport, early)
     return sockets[0], recorder, endpoint.transport
 
 
-def open_reference() -> tuple[_Reference, StringTransport]:
+def open_reference(early: bytes = b"") -> tuple[_Reference, StringTransport]:
     factory = WebSocketClientFactory(URL)
     factory.protocol = _Reference
     # The options open_socket sets: the same protocol, with Autobahn's parser throughout.
@@ -136,7 +137,7 @@ def open_reference() -> tuple[_Reference, StringTransport]:
     protocols: list[_Reference] = []
     endpoint.connect(factory).addCallback(protocols.append)
     protocols[0].messages = []
-    _answer_handshake(protocols[0], endpoint.transport)
+    _answer_handshake(protocols[0], endpoint.transport, early)
     return protocols[0], endpoint.transport
 
 
@@ -207,9 +208,14 @@ def _fragmented(parts: list[bytes], ping: bytes, ping_between: bool) -> bytes:
 
 
 class SameAsAutobahnTests(SynchronousTestCase):
-    def assert_same(self, chunks: list[bytes]) -> None:
-        socket, recorder, transport = open_rtm_socket()
-        reference, reference_transport = open_reference()
+    def assert_same(self, chunks: list[bytes], early: bool = False) -> None:
+        """
+        Both get the same chunks; with C{early}, the first comes with the handshake's answer.
+        """
+        first = chunks.pop(0) if early and chunks else b""
+        socket, recorder, transport = open_rtm_socket(first)
+        reference, reference_transport = open_reference(first)
+        self.assertEqual(recorder.messages, reference.messages)
         for chunk in chunks:
             socket.dataReceived(chunk)
             reference.dataReceived(chunk)
@@ -222,18 +228,21 @@ class SameAsAutobahnTests(SynchronousTestCase):
         final=st.none() | _final,
         trailer=st.lists(_ordinary, max_size=2),
         fractions=st.lists(st.floats(0, 1), max_size=12),
+        early=st.booleans(),
     )
     @example(
         frames=[server_frame(TEXT, b"a"), server_frame(TEXT, CLOSE_NOW), server_frame(TEXT, b"b")],
         final=server_frame(CLOSE, b"\x03\xe8"),
         trailer=[],
         fractions=[],
+        early=False,
     )
     @example(
         frames=[server_frame(TEXT, b"a"), server_frame(TEXT, DROP_NOW), server_frame(TEXT, b"b")],
         final=None,
         trailer=[],
         fractions=[],
+        early=False,
     )
     def test_any_frames_in_any_chunks(
         self,
@@ -241,13 +250,15 @@ class SameAsAutobahnTests(SynchronousTestCase):
         final: bytes | None,
         trailer: list[bytes],
         fractions: list[float],
+        early: bool,
     ) -> None:
         """
         Text, binary, control, fragmented, malformed and oversized frames, cut anywhere,
-        give the listener the same messages and the server the same bytes as Autobahn.
+        some right behind the handshake's answer, give the listener the same messages and
+        the server the same bytes as Autobahn.
         """
         data = b"".join(frames) + (final or b"") + b"".join(trailer)
-        self.assert_same(chunked(data, fractions))
+        self.assert_same(chunked(data, fractions), early)
 
     def test_byte_at_a_time(self) -> None:
         """Every kind of frame, one byte at a time."""
@@ -265,9 +276,12 @@ class SameAsAutobahnTests(SynchronousTestCase):
 
 
 class FastPathTests(SynchronousTestCase):
-    def parse(self, *frames: bytes) -> tuple[list[bytes], int]:
-        """The payloads the handler got, and how often Autobahn's parser ran."""
-        socket, recorder, _transport = open_rtm_socket()
+    def parse(self, *chunks: bytes, early: bytes = b"") -> tuple[list[bytes], int]:
+        """
+        The payloads the handler got from C{early} (with the handshake's answer) and
+        C{chunks}, and how often Autobahn's parser ran on the chunks.
+        """
+        socket, recorder, _transport = open_rtm_socket(early)
         calls = []
         general = socket.processData
 
@@ -276,13 +290,36 @@ class FastPathTests(SynchronousTestCase):
             return bool(general())
 
         self.patch(socket, "processData", counting)
-        socket.dataReceived(b"".join(frames))
+        for chunk in chunks:
+            socket.dataReceived(chunk)
         return [payload for payload, _binary in recorder.messages], len(calls)
 
     def test_text_frames_skip_autobahn(self) -> None:
         """Whole text frames on an open socket never reach Autobahn's parser."""
         payloads = [b"x" * n for n in (0, 10, 200, LIMIT)]
-        self.assertEqual(self.parse(*(server_frame(TEXT, p) for p in payloads)), (payloads, 0))
+        self.assertEqual(
+            self.parse(b"".join(server_frame(TEXT, p) for p in payloads)), (payloads, 0)
+        )
+
+    def test_frame_cut_behind_the_handshake(self) -> None:
+        """A text frame cut short right behind the handshake's answer is read here too."""
+        frame = server_frame(TEXT, b"x" * 300)
+        self.assertEqual(
+            self.parse(frame[100:], frame, early=frame + frame[:100]), ([b"x" * 300] * 3, 0)
+        )
+
+    def test_back_to_the_fast_path(self) -> None:
+        """After a fragmented message cut anywhere, text frames skip Autobahn again."""
+        message = _fragmented([b"[1,", b"2]"], b"ping", True)
+        text = server_frame(TEXT, b"{}")
+        for cut in range(1, len(message)):
+            with self.subTest(cut=cut):
+                received, parsed = self.parse(message[:cut], message[cut:] + text)
+                self.assertEqual(received, [b"[1,2]", b"{}"])
+                _received, parsed_with_more = self.parse(
+                    message[:cut], message[cut:] + text, text + text
+                )
+                self.assertEqual(parsed_with_more, parsed)
 
     def test_other_frames_reach_autobahn(self) -> None:
         """A binary frame is parsed by Autobahn, and the text frame after it too."""

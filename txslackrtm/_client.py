@@ -413,7 +413,7 @@ class RTMClient(Service):
     def _write(self, text: str) -> int:
         assert self._socket is not None
         message_id, frame = self._session.stamp(text, self._now())
-        if self._log.enabled(LogLevel.DEBUG):
+        if self._log.debugging:
             self._log.debug("Sending {frame}", frame=frame)
         self._socket.write_text(frame)
         return message_id
@@ -703,7 +703,7 @@ class RTMClient(Service):
     def frame_received(self, socket: RTMSocket, payload: bytes, is_binary: bool) -> None:
         if socket is not self._socket:
             return
-        result = self._session.receive(payload, is_binary, self._now())
+        result = self._session.receive(payload, is_binary)
         if not isinstance(result, Incoming):
             self._log.warn(
                 "Dropped an incoming frame that is {reason}: {preview!r}",
@@ -711,7 +711,7 @@ class RTMClient(Service):
                 preview=result.preview,
             )
             return
-        if self._log.enabled(LogLevel.DEBUG):
+        if self._log.debugging:
             self._log.debug("Received {frame!r}", frame=result.frame)
         if result.type == "hello" and self._lifecycle.state is State.HANDSHAKING:
             # Entering connected dispatches it, between the connected and ready events.

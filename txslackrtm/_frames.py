@@ -1,12 +1,13 @@
 """
-The common case of WebSocket framing, without I/O: finding whole text frames in received
-bytes, and building the masked text frames a client sends.
+WebSocket framing for the common case, without I/O: cutting received bytes into whole
+frames while reading text frames' payloads, and building the masked text frames a client
+sends.
 
 Slack sends almost every event as one unfragmented, unmasked text frame. Reading those
 straight out of the received bytes costs a fraction of a general parser's work per frame.
-L{TextFrameReader} does only that: it stops at the first frame of any other kind (control,
-binary, fragmented, masked, reserved bits, oversized, a length not minimally encoded) and
-leaves it, and everything after it, to a general parser that knows the whole of RFC 6455.
+L{FrameSplitter} reads only those; every other frame (control, binary, fragment, masked,
+reserved bits, a length not minimally encoded) it cuts out whole, for a general parser that
+knows all of RFC 6455, so that parser never holds part of a frame.
 """
 
 from __future__ import annotations
@@ -16,28 +17,36 @@ from typing import Final
 
 _TEXT_FINAL: Final = 0x81  # FIN set, no reserved bits, opcode 1 (text)
 _MASK_BIT: Final = 0x80
+_MASK_SIZE: Final = 4
+
+Frames = list[tuple[int, int, bool]]
+"""
+Frames found in received bytes, in order, each as (start, end, is_text). A text frame's
+bounds are those of its payload, ready to use; any other frame's are those of the whole
+frame, header included, for the general parser. Frames are contiguous: each starts where the
+one before it ends.
+"""
 
 
-class TextFrameReader:
+class FrameSplitter:
     """
-    Finds the whole, unmasked, final text frames at the front of a byte stream.
+    Cuts a byte stream into whole WebSocket frames, reading unmasked, final text frames.
 
-    Bytes go in with L{read}; out come the frames' payload positions and where the frames
-    this reader leaves alone begin. An incomplete text frame at the end is held back until
-    the rest of it arrives.
+    Bytes go in with L{split}. A frame cut short at the end is held back until the rest of it
+    arrives, joined only once it is whole.
     """
 
     __slots__ = ("_held", "_held_size", "_limit", "_wanted")
 
     def __init__(self, limit: int) -> None:
         """
-        @param limit: the largest payload read here; a larger frame is left to the general
-            parser, which knows how to refuse it.
+        @param limit: the largest payload of a frame; a frame announcing more is not cut out
+            or held: it and everything after it go to the general parser, which refuses it.
         """
         self._limit = limit
         self._held: list[bytes] = []
         self._held_size = 0
-        self._wanted = 0  # bytes to hold before the held frame can be complete
+        self._wanted = 0  # bytes to hold before the held frame can be whole
 
     @property
     def holding(self) -> bool:
@@ -51,15 +60,14 @@ class TextFrameReader:
         held.append(data)
         return b"".join(held)
 
-    def read(self, data: bytes) -> tuple[bytes, list[int], int] | None:
+    def split(self, data: bytes) -> tuple[bytes, Frames, int] | None:
         """
-        Add C{data} to what is held and find the frames now complete.
+        Add C{data} to what is held and cut out the frames now whole.
 
-        @return: C{None} while the one frame held is still incomplete; otherwise the bytes
-            read (what was held, then C{data}), the frames' payload bounds in them as a flat
-            list of start and end offsets, and the offset where the bytes left to the general
-            parser start (the length of the bytes when there are none). Whatever lies
-            between the last frame and that offset is now held.
+        @return: C{None} while a held frame is still incomplete; otherwise the bytes cut
+            (what was held, then C{data}), the L{Frames} in them, and the offset from which
+            the bytes belong to the general parser as they are (their length when none do:
+            then whatever follows the last frame is held).
         """
         if self._held:
             self._held.append(data)
@@ -67,52 +75,54 @@ class TextFrameReader:
             if self._held_size < self._wanted:
                 return None
             data = self.take_held(b"")
-        bounds: list[int] = []
+        frames: Frames = []
         limit = self._limit
         size = len(data)
         position = 0
         while position < size:
-            if data[position] != _TEXT_FINAL:
-                return data, bounds, position
             if size - position < 2:
-                return self._hold(data, bounds, position, 2)
+                return self._hold(data, frames, position, 2)
+            first = data[position]
             length = data[position + 1]
-            if length & _MASK_BIT:
-                return data, bounds, position
+            masked = length & _MASK_BIT
+            length &= 0x7F
+            minimal = True
             if length < 126:
                 start = position + 2
             elif length == 126:
                 start = position + 4
                 if start > size:
-                    return self._hold(data, bounds, position, 4)
+                    return self._hold(data, frames, position, 4)
                 length = int.from_bytes(data[position + 2 : start], "big")
-                if length < 126:
-                    return data, bounds, position
+                minimal = length >= 126
             else:
                 start = position + 10
                 if start > size:
-                    return self._hold(data, bounds, position, 10)
+                    return self._hold(data, frames, position, 10)
                 length = int.from_bytes(data[position + 2 : start], "big")
-                if length < 0x10000:
-                    return data, bounds, position
+                minimal = length >= 0x10000
             if length > limit:
-                return data, bounds, position
+                return data, frames, position
+            if masked:
+                start += _MASK_SIZE
             end = start + length
             if end > size:
-                return self._hold(data, bounds, position, end - position)
-            bounds.append(start)
-            bounds.append(end)
+                return self._hold(data, frames, position, end - position)
+            if first == _TEXT_FINAL and minimal and not masked:
+                frames.append((start, end, True))
+            else:
+                frames.append((position, end, False))
             position = end
-        return data, bounds, size
+        return data, frames, size
 
     def _hold(
-        self, data: bytes, bounds: list[int], position: int, wanted: int
-    ) -> tuple[bytes, list[int], int]:
+        self, data: bytes, frames: Frames, position: int, wanted: int
+    ) -> tuple[bytes, Frames, int]:
         tail = data[position:]
         self._held = [tail]
         self._held_size = len(tail)
         self._wanted = wanted
-        return data, bounds, len(data)
+        return data, frames, len(data)
 
 
 def text_frame(payload: bytes) -> bytes:

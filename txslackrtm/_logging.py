@@ -84,6 +84,8 @@ class ClientLog:
     def __init__(self, level: LogLevel, logger: object | None, name: str) -> None:
         self.level = level
         self._threshold = _ORDER[level]
+        #: Whether debug lines are written: check it before formatting one on a hot path.
+        self.debugging = level is LogLevel.DEBUG
         self._custom = logger
         self._twisted = Logger(namespace="txslackrtm") if logger is None else None
         if isinstance(logger, logging.Logger):
@@ -93,10 +95,6 @@ class ClientLog:
                 setter = getattr(logger, method, None)
                 if callable(setter):
                     setter(value)
-
-    def enabled(self, level: LogLevel) -> bool:
-        """Whether a line at C{level} would be written: check it before costly formatting."""
-        return _ORDER[level] >= self._threshold
 
     def debug(self, format: str, **fields: Any) -> None:
         self._write(LogLevel.DEBUG, format, fields)

@@ -6,10 +6,10 @@ Autobahn keeps the handshake, control frames and the close dance; timing (handsh
 close timeouts, keepalive) is the client's, on the client's reactor, so Autobahn's own
 timers, which would run on the global reactor, are all switched off.
 
-Once the socket is open, the frames nearly all of Slack's traffic comes in (whole text
-frames) are read by L{TextFrameReader} and the frames the client sends are built by
-L{text_frame}: Autobahn's general parser costs several times more per frame. Every other
-frame, and every byte after it up to the next frame boundary, still goes through Autobahn.
+Once the socket is open, L{FrameSplitter} cuts what arrives into frames: text frames, which
+carry nearly all of Slack's traffic, are read right there, and every other frame goes whole
+to Autobahn, which costs several times more per frame. The frames the client sends are built
+by L{text_frame}.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from twisted.internet.interfaces import IStreamClientEndpoint, ITCPTransport, IT
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 
-from ._frames import TextFrameReader, text_frame
+from ._frames import FrameSplitter, text_frame
 from ._tls import describe_failure, is_certificate_failure
 
 
@@ -39,7 +39,7 @@ class RTMSocket(WebSocketClientProtocol):
     """One WebSocket connection to Slack."""
 
     factory: _RTMSocketFactory
-    _reader: TextFrameReader | None = None
+    _splitter: FrameSplitter | None = None
 
     @property
     def handler(self) -> SocketHandler:
@@ -47,48 +47,58 @@ class RTMSocket(WebSocketClientProtocol):
         return self.factory.handler
 
     def onOpen(self) -> None:
-        self._reader = TextFrameReader(self.factory.max_message_bytes)
+        self._splitter = FrameSplitter(self.factory.max_message_bytes)
         self.handler.socket_opened(self)
+        # Frames that came with the handshake's answer: take them from Autobahn, so that it
+        # never holds part of a frame while the socket is open.
+        early, self.data = self.data, b""
+        if early and self.state == self.STATE_OPEN:
+            self.dataReceived(early)
+        else:
+            self.data = early
 
     def dataReceived(self, data: bytes) -> None:
         """
-        Read whole text frames here while the socket is open and Autobahn is between
-        frames; hand everything else to Autobahn, in order.
+        Once the socket is open, cut what arrives into whole frames: hand text frames'
+        payloads straight to the handler and every other frame, whole, to Autobahn.
         """
-        reader = self._reader
-        if reader is None:
+        splitter = self._splitter
+        if splitter is None:
             super().dataReceived(data)
             return
-        if not self._between_frames():
-            if reader.holding:
-                data = reader.take_held(data)
+        if not self._autobahn_between_frames():
+            if splitter.holding:
+                data = splitter.take_held(data)
             super().dataReceived(data)
             return
-        found = reader.read(data)
+        found = splitter.split(data)
         if found is None:
             return
-        data, bounds, rest = found
+        data, frames, rest = found
         handler = self.handler
-        for index in range(0, len(bounds), 2):
-            end = bounds[index + 1]
-            handler.frame_received(self, data[bounds[index] : end], False)
+        position = 0
+        for start, end, is_text in frames:
+            if is_text and not self.inside_message:
+                handler.frame_received(self, data[start:end], False)
+            else:
+                # Autobahn reads the frame, and fails the connection if it is not allowed.
+                super().dataReceived(data[position:end])
+            position = end
             if self.state != self.STATE_OPEN:
-                # The handler closed or dropped the socket: Autobahn knows what that means
-                # for the frames after this one.
-                reader.take_held(b"")
-                super().dataReceived(data[end:])
+                # Closing or failed: what comes next is for Autobahn to read or ignore.
+                splitter.take_held(b"")
+                super().dataReceived(data[position:])
                 return
         if rest < len(data):
             super().dataReceived(data[rest:])
 
-    def _between_frames(self) -> bool:
-        """Whether the socket is open and Autobahn holds no part of a frame or message."""
+    def _autobahn_between_frames(self) -> bool:
+        """Whether the socket is open and Autobahn holds no part of a frame."""
         return (
             self.state == self.STATE_OPEN
             and not self.data
             # Autobahn's annotations leave out that it is None between frames.
             and cast("FrameHeader | None", self.current_frame) is None
-            and not self.inside_message
         )
 
     def onMessageEnd(self) -> None:
