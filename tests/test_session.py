@@ -23,6 +23,7 @@ from txslackrtm._session import (
     Incoming,
     Malformed,
     Session,
+    encode_event,
     stdlib_decode,
 )
 
@@ -166,8 +167,9 @@ def _json_outcome(decode: Callable[[bytes], Any], payload: bytes) -> tuple[str, 
         return "error", type(error)
 
 
+_json_scalars = st.none() | st.booleans() | st.integers() | st.text()
 _json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    _json_scalars | st.floats(allow_nan=False, allow_infinity=False),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
     max_leaves=8,
 )
@@ -201,6 +203,33 @@ class StdlibDecodeTests(SynchronousTestCase):
         payload = (before + json.dumps(value) + after).encode()
         expected = _json_outcome(lambda p: json.loads(p.decode("utf-8")), payload)
         self.assertEqual(_json_outcome(stdlib_decode, payload), expected)
+
+
+class EncodeEventTests(SynchronousTestCase):
+    """Outgoing events, flat or not, are written exactly as C{json.dumps} writes them."""
+
+    @staticmethod
+    def dumps(event: dict[Any, Any]) -> str:
+        return json.dumps(event, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+    @given(st.dictionaries(st.text(), st.text(), max_size=5))
+    def test_flat_events(self, event: dict[str, str]) -> None:
+        """Strings only, with quotes, backslashes, control and non-ASCII characters."""
+        self.assertEqual(encode_event(event), self.dumps(event))
+
+    @given(st.dictionaries(st.text() | st.integers(), _json_values, max_size=4))
+    def test_any_events(self, event: dict[Any, Any]) -> None:
+        """Numbers, lists, objects and non-string keys."""
+        self.assertEqual(encode_event(event), self.dumps(event))
+
+    def test_not_json(self) -> None:
+        """What the encoder refuses is refused as it refuses it."""
+        for event in [{"a": b"bytes"}, {"a": float("nan")}, {"a": "ok", "b": {1, 2}}]:
+            with self.subTest(event=event):
+                with self.assertRaises((TypeError, ValueError)) as expected:
+                    self.dumps(event)
+                with self.assertRaises(type(expected.exception)):
+                    encode_event(event)
 
 
 class StdlibIncomingTests(IncomingTestsMixin, SynchronousTestCase):

@@ -13,6 +13,8 @@ knows all of RFC 6455, so that parser never holds part of a frame.
 from __future__ import annotations
 
 import os
+import struct
+from collections.abc import Iterator
 from typing import Final
 
 _TEXT_FINAL: Final = 0x81  # FIN set, no reserved bits, opcode 1 (text)
@@ -125,19 +127,44 @@ class FrameSplitter:
         return data, frames, len(data)
 
 
+def _fresh_masking_keys() -> Iterator[bytes]:
+    """
+    Masking keys from the operating system's random source, fetched many at a time: one
+    system call per frame would cost a third of building the frame.
+    """
+    while True:
+        pool = os.urandom(4096)
+        yield from (pool[start : start + _MASK_SIZE] for start in range(0, len(pool), _MASK_SIZE))
+
+
+_masking_keys = _fresh_masking_keys()
+
+
+def _forget_masking_keys() -> None:
+    """A forked child must not reuse the keys its parent still has to send."""
+    global _masking_keys
+    _masking_keys = _fresh_masking_keys()
+
+
+os.register_at_fork(after_in_child=_forget_masking_keys)
+_short_headers = [bytes((_TEXT_FINAL, _MASK_BIT | size)) for size in range(126)]
+_HEADER_16: Final = struct.Struct("!BBH")
+_HEADER_64: Final = struct.Struct("!BBQ")
+
+
 def text_frame(payload: bytes) -> bytes:
     """
     One final text frame carrying C{payload}, masked with a fresh random key as RFC 6455
     requires of every frame a client sends.
     """
     size = len(payload)
-    key = os.urandom(4)
+    key = next(_masking_keys)
     if size < 126:
-        header = bytes((_TEXT_FINAL, _MASK_BIT | size))
+        header = _short_headers[size]
     elif size < 0x10000:
-        header = bytes((_TEXT_FINAL, _MASK_BIT | 126)) + size.to_bytes(2, "big")
+        header = _HEADER_16.pack(_TEXT_FINAL, _MASK_BIT | 126, size)
     else:
-        header = bytes((_TEXT_FINAL, _MASK_BIT | 127)) + size.to_bytes(8, "big")
+        header = _HEADER_64.pack(_TEXT_FINAL, _MASK_BIT | 127, size)
     keystream = key * (size // 4 + 1)
     masked = int.from_bytes(payload, "little") ^ int.from_bytes(keystream[:size], "little")
-    return header + key + masked.to_bytes(size, "little")
+    return b"".join((header, key, masked.to_bytes(size, "little")))
