@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
@@ -154,6 +156,22 @@ class WriterTests(SynchronousTestCase):
         """Each frame gets its own masking key."""
         keys = {text_frame(b"{}")[2:6] for _ in range(20)}
         self.assertGreater(len(keys), 1)
+
+    def test_forked_child_draws_its_own_keys(self) -> None:
+        """A child forked after frames were sent does not reuse its parent's next keys."""
+        text_frame(b"{}")
+        read_end, write_end = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child reports through the pipe
+            os.write(write_end, b"".join(text_frame(b"{}")[2:6] for _ in range(8)))
+            os._exit(0)
+        os.close(write_end)
+        os.waitpid(child, 0)
+        with os.fdopen(read_end, "rb") as pipe:
+            child_keys = pipe.read()
+        parent_keys = b"".join(text_frame(b"{}")[2:6] for _ in range(8))
+        self.assertEqual(len(child_keys), 32)
+        self.assertNotEqual(child_keys, parent_keys)
 
     @given(st.binary(max_size=2000))
     def test_any_payload(self, payload: bytes) -> None:
