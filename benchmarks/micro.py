@@ -1,8 +1,9 @@
 """
-Per-frame costs of the pieces of an inbound event, each measured alone, in memory (no
-sockets): JSON decoding (C{json}, and C{orjson} where it imports), Autobahn's receive path
-with default options and with C{utf8validateIncoming=False}, and a plain-Python frame-header
-loop, on the same ~330-byte event as the load server sends.
+Per-frame costs of the pieces of an inbound event, and of writing one, each measured alone,
+in memory (no sockets), on the same ~330-byte event as the load server sends: JSON decoding
+(C{json}, C{orjson} where it imports, txslackrtm's C{stdlib_decode}), Autobahn's receive path
+(default options, and C{utf8validateIncoming=False}) beside txslackrtm's socket and its frame
+splitter alone, and a masked client frame built by Autobahn and by txslackrtm.
 
     python benchmarks/micro.py [--frames 200000]
 
@@ -25,6 +26,10 @@ from typing import Any
 
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
 from twisted.internet.testing import StringTransport
+
+from txslackrtm._frames import FrameSplitter, text_frame
+from txslackrtm._session import stdlib_decode
+from txslackrtm._websocket import RTMSocket, _RTMSocketFactory
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 EVENT = (
@@ -69,13 +74,19 @@ class Sink(WebSocketClientProtocol):  # type: ignore[misc]
 
 
 def open_protocol(options: dict[str, Any]) -> Sink:
-    """A client protocol after a real handshake over an in-memory transport."""
+    """An Autobahn client protocol after a real handshake over an in-memory transport."""
     factory = WebSocketClientFactory("ws://127.0.0.1:9/ws")
     factory.protocol = Sink
     factory.setProtocolOptions(
         openHandshakeTimeout=0, closeHandshakeTimeout=0, autoPingInterval=0, **options
     )
     protocol: Sink = factory.buildProtocol(None)
+    handshake(protocol)
+    return protocol
+
+
+def handshake(protocol: Any) -> StringTransport:
+    """Connect C{protocol} to an in-memory transport and answer its opening handshake."""
     transport = StringTransport()
     protocol.makeConnection(transport)
     request = transport.value().decode("latin-1")
@@ -89,13 +100,45 @@ def open_protocol(options: dict[str, Any]) -> Sink:
         ).encode()
     )
     assert protocol.state == protocol.STATE_OPEN
-    return protocol
+    transport.clear()
+    return transport
+
+
+class CountingHandler:
+    """A txslackrtm socket handler that only counts frames."""
+
+    count = 0
+
+    def socket_opened(self, socket: RTMSocket) -> None:
+        pass
+
+    def frame_received(self, socket: RTMSocket, payload: bytes, is_binary: bool) -> None:
+        self.count += 1
+
+    def socket_closed(self, socket: RTMSocket, reason: str, failure: Any) -> None:
+        pass
+
+
+def open_rtm_socket(handler: CountingHandler) -> RTMSocket:
+    """txslackrtm's socket after a real handshake over an in-memory transport."""
+    factory = _RTMSocketFactory("ws://127.0.0.1:9/ws")
+    factory.handler = handler
+    factory.max_message_bytes = 4 * 1024 * 1024
+    factory.setProtocolOptions(openHandshakeTimeout=0, closeHandshakeTimeout=0, autoPingInterval=0)
+    socket: RTMSocket = factory.buildProtocol(None)
+    handshake(socket)
+    return socket
+
+
+def chunked_frames(count: int) -> list[bytes]:
+    """C{count} frames of the event, cut as TCP reads would cut them."""
+    data = FRAME * count
+    return [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
 
 
 def autobahn_cost(options: dict[str, Any], count: int) -> Callable[[], int]:
     """Feeding C{count} frames, in TCP-sized chunks, to an open Autobahn client."""
-    data = FRAME * count
-    chunks = [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
+    chunks = chunked_frames(count)
 
     def run() -> int:
         protocol = open_protocol(options)
@@ -107,33 +150,61 @@ def autobahn_cost(options: dict[str, Any], count: int) -> Callable[[], int]:
     return run
 
 
-def header_loop_cost(count: int) -> Callable[[], int]:
-    """A plain-Python loop that finds each unfragmented text frame's payload and slices it."""
-    data = FRAME * count
-    chunks = [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
+def rtm_socket_cost(count: int) -> Callable[[], int]:
+    """The same frames through txslackrtm's socket, which reads text frames itself."""
+    chunks = chunked_frames(count)
 
     def run() -> int:
-        pending = b""
+        handler = CountingHandler()
+        socket = open_rtm_socket(handler)
+        for chunk in chunks:
+            socket.dataReceived(chunk)
+        assert handler.count == count, handler.count
+        return count
+
+    return run
+
+
+def splitter_cost(count: int) -> Callable[[], int]:
+    """txslackrtm's frame splitter alone: finding and slicing each payload."""
+    chunks = chunked_frames(count)
+
+    def run() -> int:
+        splitter = FrameSplitter(4 * 1024 * 1024)
         found = 0
         for chunk in chunks:
-            buffer = pending + chunk if pending else chunk
-            offset, size = 0, len(buffer)
-            while size - offset >= 2:
-                length, at = buffer[offset + 1] & 0x7F, offset + 2
-                if length == 126:
-                    if size - offset < 4:
-                        break
-                    length, at = (buffer[at] << 8) | buffer[at + 1], at + 2
-                if size < at + length:
-                    break
-                buffer[at : at + length]
-                offset = at + length
-                found += 1
-            pending = buffer[offset:]
+            cut = splitter.split(chunk)
+            if cut is not None:
+                data, frames, _rest = cut
+                for start, end, _is_text in frames:
+                    data[start:end]
+                found += len(frames)
         assert found == count
         return count
 
     return run
+
+
+def send_cost(write: Callable[[bytes], None], count: int) -> Callable[[], int]:
+    """Writing C{count} events as masked client frames with C{write}."""
+
+    def run() -> int:
+        for _ in range(count):
+            write(EVENT)
+        return count
+
+    return run
+
+
+def autobahn_sender() -> Callable[[bytes], None]:
+    """Autobahn's way: C{sendMessage}, which masks with a new masker object per frame."""
+    protocol = open_protocol({})
+
+    def send(payload: bytes) -> None:
+        protocol.sendMessage(payload)
+        protocol.transport.clear()
+
+    return send
 
 
 def peers_orjson_cost(count: int, rounds: int) -> float:
@@ -180,12 +251,22 @@ def main() -> None:
             ("orjson.loads(event bytes), in the peers' venv", peers_orjson_cost(count, rounds))
         )
     rows += [
+        (
+            "txslackrtm stdlib_decode(event bytes)",
+            best_of(rounds, decode_cost(stdlib_decode, count)),
+        ),
         ("Autobahn receive, default options", best_of(rounds, autobahn_cost({}, count))),
         (
             "Autobahn receive, utf8validateIncoming=False",
             best_of(rounds, autobahn_cost({"utf8validateIncoming": False}, count)),
         ),
-        ("plain-Python frame-header loop", best_of(rounds, header_loop_cost(count))),
+        ("txslackrtm RTMSocket receive (FrameSplitter)", best_of(rounds, rtm_socket_cost(count))),
+        ("txslackrtm FrameSplitter.split alone", best_of(rounds, splitter_cost(count))),
+        (
+            "Autobahn sendMessage (client frame)",
+            best_of(rounds, send_cost(autobahn_sender(), count)),
+        ),
+        ("txslackrtm text_frame (client frame)", best_of(rounds, send_cost(text_frame, count))),
     ]
     print(f"{len(EVENT)}-byte event, {count:,} frames, best of {rounds} rounds:")
     for name, seconds in rows:

@@ -39,6 +39,7 @@ LIMIT = 70_000
 URL = "ws://127.0.0.1:9/websocket"
 CLOSE_NOW = b'{"type":"close-now"}'  # the listener closes the socket on this one
 DROP_NOW = b'{"type":"drop-now"}'  # and drops the connection on this one
+GREETING = '{"type":"ping"}'  # what the listeners write as the socket opens
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -76,17 +77,27 @@ class _StringEndpoint:
         return succeed(protocol)
 
 
+def _echo(payload: bytes) -> str:
+    """What both listeners write back for every message while the socket is open."""
+    return f"echo of {len(payload)} bytes"
+
+
 class _Recorder:
-    """A socket handler noting what it hears; it closes or drops the socket when told to."""
+    """
+    A socket handler noting what it hears and echoing it; it closes or drops the socket
+    when told to.
+    """
 
     def __init__(self) -> None:
         self.messages: list[tuple[bytes, bool]] = []
 
     def socket_opened(self, socket: RTMSocket) -> None:
-        pass
+        socket.write_text(GREETING)
 
     def frame_received(self, socket: RTMSocket, payload: bytes, is_binary: bool) -> None:
         self.messages.append((payload, is_binary))
+        if socket.websocket_open:
+            socket.write_text(_echo(payload))
         if payload == CLOSE_NOW:
             socket.close()
         elif payload == DROP_NOW:
@@ -97,12 +108,17 @@ class _Recorder:
 
 
 class _Reference(WebSocketClientProtocol):
-    """Plain Autobahn, with the listener of L{_Recorder}."""
+    """Plain Autobahn, with the listener of L{_Recorder}, writing each frame at once."""
 
     messages: list[tuple[bytes, bool]]
 
+    def onOpen(self) -> None:
+        self.sendMessage(GREETING.encode())
+
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         self.messages.append((payload, isBinary))
+        if self.state == self.STATE_OPEN:
+            self.sendMessage(_echo(payload).encode())
         if payload == CLOSE_NOW:
             self.sendClose(code=1000)
         elif payload == DROP_NOW:
@@ -330,6 +346,19 @@ class FastPathTests(SynchronousTestCase):
     def test_sent_frames(self) -> None:
         """write_text sends one masked final text frame of the UTF-8 text."""
         socket, _recorder, transport = open_rtm_socket()
-        socket.write_text('{"text":"hé"}')
+        transport.clear()
         text = '{"text":"hé"}'
+        socket.write_text(text)
         self.assertEqual(read_client_frames(transport.value()), [(TEXT, True, text.encode())])
+
+    def test_frames_written_during_a_read_go_out_together(self) -> None:
+        """The echoes of the frames of one read leave in one write, after the read."""
+        socket, _recorder, transport = open_rtm_socket()
+        writes: list[bytes] = []
+        self.patch(transport, "write", writes.append)
+        socket.dataReceived(server_frame(TEXT, b"a") + server_frame(TEXT, b"bc"))
+        self.assertEqual(len(writes), 1)
+        self.assertEqual(
+            read_client_frames(writes[0]),
+            [(TEXT, True, _echo(b"a").encode()), (TEXT, True, _echo(b"bc").encode())],
+        )

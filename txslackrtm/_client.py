@@ -394,16 +394,14 @@ class RTMClient(Service):
         return succeed(self._write(text))
 
     @staticmethod
-    def _prepare(type: object, body: object) -> dict[str, Any]:
+    def _prepare(type: object, body: object) -> Mapping[str, Any] | None:
         if not isinstance(type, str):
             raise TypeError(f"type must be a string, not {type.__class__.__name__}")
         if not type:
             raise ValueError("type must not be empty")
-        if body is None:
-            return {}
-        if not isinstance(body, Mapping):
-            raise TypeError(f"body must be a dict or None, not {body.__class__.__name__}")
-        return dict(body)
+        if body is None or isinstance(body, dict | Mapping):  # dict first: a quick check
+            return body
+        raise TypeError(f"body must be a dict or None, not {body.__class__.__name__}")
 
     def _disconnected_error(self, type: str) -> SendWhileDisconnectedError:
         return SendWhileDisconnectedError(

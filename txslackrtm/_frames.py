@@ -95,7 +95,7 @@ class FrameSplitter:
                 start = position + 4
                 if start > size:
                     return self._hold(data, frames, position, 4)
-                length = int.from_bytes(data[position + 2 : start], "big")
+                length = data[position + 2] << 8 | data[position + 3]
                 minimal = length >= 126
             else:
                 start = position + 10

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import json.encoder
 import json.scanner
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Generic, TypeVar
@@ -168,7 +168,7 @@ class Session(Generic[W]):
 
     # Outgoing
 
-    def prepare(self, type: str, body: dict[str, Any] | None) -> str:
+    def prepare(self, type: str, body: Mapping[str, Any] | None) -> str:
         """
         Encode an outgoing event without its id, refusing it if Slack would.
 

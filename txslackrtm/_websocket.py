@@ -40,6 +40,7 @@ class RTMSocket(WebSocketClientProtocol):
 
     factory: _RTMSocketFactory
     _splitter: FrameSplitter | None = None
+    _batch: list[bytes] | None = None  # frames written while a read is being handled
 
     @property
     def handler(self) -> SocketHandler:
@@ -58,6 +59,28 @@ class RTMSocket(WebSocketClientProtocol):
             self.data = early
 
     def dataReceived(self, data: bytes) -> None:
+        """
+        Handle what arrives; the frames the handler writes meanwhile go out together after.
+        """
+        if self._batch is not None:  # the frames that came behind the handshake's answer
+            self._read(data)
+            return
+        self._batch = []
+        try:
+            self._read(data)
+        finally:
+            batch, self._batch = self._batch, None
+            if batch:
+                cast(ITransport, self.transport).write(b"".join(batch))
+
+    def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
+        """Autobahn's own frames (pong, close) go out after those written before them."""
+        if self._batch:
+            batch, self._batch = self._batch, []
+            cast(ITransport, self.transport).write(b"".join(batch))
+        super().sendData(data, sync, chopsize)
+
+    def _read(self, data: bytes) -> None:
         """
         Once the socket is open, cut what arrives into whole frames: hand text frames'
         payloads straight to the handler and every other frame, whole, to Autobahn.
@@ -127,8 +150,15 @@ class RTMSocket(WebSocketClientProtocol):
         return bool(self.state == self.STATE_OPEN)
 
     def write_text(self, text: str) -> None:
-        """Send one text frame; only while L{websocket_open}."""
-        cast(ITransport, self.transport).write(text_frame(text.encode("utf-8")))
+        """
+        Send one text frame; only while L{websocket_open}. While a read is handled, the
+        frame joins those written during it, to go out in one write when it ends.
+        """
+        frame = text_frame(text.encode("utf-8"))
+        if self._batch is None:
+            cast(ITransport, self.transport).write(frame)
+        else:
+            self._batch.append(frame)
 
     def close(self) -> None:
         """Start the WebSocket closing handshake (code 1000)."""
