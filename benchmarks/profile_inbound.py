@@ -59,7 +59,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("Deferreds / txaio futures", ("twisted/internet/defer.py", "txaio/")),
     ("txslackrtm client glue (frame_received...)", ("txslackrtm/_client.py",)),
-    ("txslackrtm socket (RTMSocket.onMessage)", ("txslackrtm/_websocket.py",)),
+    (
+        "txslackrtm socket and framing (RTMSocket, FrameSplitter)",
+        ("txslackrtm/_websocket.py", "txslackrtm/_frames.py"),
+    ),
     ("Autobahn framing (processData, onFrame*, onMessage*)", ("autobahn/",)),
     ("Twisted reactor and TCP read", ("twisted/",)),
 )

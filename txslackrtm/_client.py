@@ -53,6 +53,8 @@ CLOSE_TIMEOUT = 2.0
 #: The largest incoming WebSocket message accepted by default, in bytes.
 DEFAULT_MAX_INCOMING_BYTES = 4 * 1024 * 1024
 
+_READY = State.READY  # read on every send: a module name is quicker than an Enum member
+_LEAVING_STATES = (State.DISCONNECTED, State.DISCONNECTING)
 _CONNECTED_STATES = frozenset({State.RESUMING, State.READY})
 _AUTHENTICATED_STATES = frozenset({State.AUTHENTICATED, State.HANDSHAKING}) | _CONNECTED_STATES
 #: What a reply replayed after a reconnect (a C{message} event) keeps, to look like a reply.
@@ -363,11 +365,14 @@ class RTMClient(Service):
             text = self._session.prepare(type, self._prepare(type, body))
         except SlackRTMError as error:
             return fail(error)
-        if self._lifecycle.state in (State.DISCONNECTED, State.DISCONNECTING):
+        if self._lifecycle.state in _LEAVING_STATES:
             return fail(self._disconnected_error(type))
         deferred: Deferred[dict[str, Any] | None] = Deferred()
-        self._queue.append(_Outgoing(text, await_reply, deferred))
-        self._flush()
+        if not self._queue and self._bucket is None and self._writable():
+            self._send_now(_Outgoing(text, await_reply, deferred))  # what _flush would do
+        else:
+            self._queue.append(_Outgoing(text, await_reply, deferred))
+            self._flush()
         return deferred
 
     def send(self, type: str, body: Mapping[str, Any] | None = None) -> Deferred[int]:
@@ -424,20 +429,20 @@ class RTMClient(Service):
                     delay = self._bucket.wait_time(self._now())
                     self._pacing_timer = self._reactor.callLater(delay, self._paced)
                 return
-            item = self._queue.popleft()
-            if item.await_reply:
-                message_id = self._write(item.prepared)
-                self._session.expect_reply(message_id, item.deferred)
-            else:
-                self._write(item.prepared)
-                self._later(item.deferred.callback, None)
+            self._send_now(self._queue.popleft())
+
+    def _send_now(self, item: _Outgoing) -> None:
+        if item.await_reply:
+            message_id = self._write(item.prepared)
+            self._session.expect_reply(message_id, item.deferred)
+        else:
+            self._write(item.prepared)
+            self._later(item.deferred.callback, None)
 
     def _writable(self) -> bool:
         """Whether frames may go out now: ready, on a socket not yet closing."""
         socket = self._socket
-        return (
-            self._lifecycle.state is State.READY and socket is not None and socket.websocket_open
-        )
+        return self._lifecycle.state is _READY and socket is not None and socket.websocket_open
 
     def _paced(self) -> None:
         self._pacing_timer = None
@@ -644,7 +649,7 @@ class RTMClient(Service):
 
     def _attempt_failed(self, error: SlackRTMError) -> None:
         """Retry after the policy's delay, or give up, after a failed attempt or connection."""
-        if self._lifecycle.state in (State.DISCONNECTING, State.DISCONNECTED):
+        if self._lifecycle.state in _LEAVING_STATES:
             self._run_effects()
             return
         self._fail_unanswered(self._session.connection_lost())
