@@ -15,9 +15,10 @@ from service_identity.exceptions import VerificationError
 from service_identity.hazmat import DNS_ID, DNSMismatch
 from twisted.internet import reactor
 from twisted.internet.defer import FirstError
-from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.error import ConnectionRefusedError, DNSLookupError
 from twisted.internet.protocol import Factory
 from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import ResponseFailed, ResponseNeverReceived, readBody
@@ -680,3 +681,48 @@ class ProxiedConnectionTests(TestCase):
         self.assertEqual(caught.exception.status, 407)
         self.assertFalse(is_certificate_failure(caught.exception))
         self.assertNotIn("wrong", describe_failure(caught.exception))
+
+
+class _ResolverThatMustNotRun:
+    """A name resolver that counts the names it is asked for and resolves none."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def resolveHostName(self, receiver: Any, hostName: str, *args: Any, **kwargs: Any) -> Any:
+        self.asked.append(hostName)
+        receiver.resolutionBegan(None)
+        receiver.resolutionComplete()
+        return receiver
+
+
+class AddressEndpointTests(SynchronousTestCase):
+    """An IP address in a URL is connected to as it is, without asking the resolver."""
+
+    def connect(self, url: str, proxy: str | bool = False) -> tuple[MemoryReactorClock, list[str]]:
+        memory = MemoryReactorClock()
+        resolver = _ResolverThatMustNotRun()
+        memory.nameResolver = resolver  # type: ignore[assignment]
+        connecting = Network(memory, None, proxy, environ={}).endpoint(url).connect(Factory())
+        if resolver.asked:  # the name resolved to nothing: the attempt has failed already
+            self.failureResultOf(connecting, DNSLookupError)
+        return memory, resolver.asked
+
+    def test_ip_addresses(self) -> None:
+        """IPv4 and IPv6 addresses go straight to the reactor's TCP connect."""
+        for url, host in [("ws://127.0.0.1:9/x", "127.0.0.1"), ("https://[::1]:9/x", "::1")]:
+            with self.subTest(url=url):
+                memory, asked = self.connect(url)
+                self.assertEqual(asked, [])
+                self.assertEqual([(h, p) for h, p, *_ in memory.tcpClients], [(host, 9)])
+
+    def test_proxy_at_an_ip_address(self) -> None:
+        """So does the connection to a proxy given by its address."""
+        memory, asked = self.connect("wss://slack.example/x", proxy="http://10.0.0.8:3128")
+        self.assertEqual(asked, [])
+        self.assertEqual([(h, p) for h, p, *_ in memory.tcpClients], [("10.0.0.8", 3128)])
+
+    def test_host_names_are_resolved(self) -> None:
+        """A host name is looked up through the reactor's resolver."""
+        _memory, asked = self.connect("wss://slack.example/x")
+        self.assertEqual(asked, ["slack.example"])

@@ -18,7 +18,13 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+from twisted.internet.abstract import isIPAddress, isIPv6Address
+from twisted.internet.endpoints import (
+    HostnameEndpoint,
+    TCP4ClientEndpoint,
+    TCP6ClientEndpoint,
+    wrapClientTLS,
+)
 from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.web.client import URI, Agent, HTTPConnectionPool, _HTTP11ClientFactory
 from twisted.web.iweb import IAgent, IAgentEndpointFactory
@@ -137,12 +143,9 @@ class Network:
         A TCP endpoint to C{host:port}, or a C{CONNECT} tunnel to it through C{proxy}.
         """
         if proxy is None:
-            return IStreamClientEndpoint(
-                HostnameEndpoint(self.reactor, host, port, timeout=CONNECT_TIMEOUT)
-            )
-        to_proxy = HostnameEndpoint(self.reactor, proxy.host, proxy.port, timeout=CONNECT_TIMEOUT)
+            return self._tcp_endpoint(host, port)
         tunnel = HTTPConnectTunnelEndpoint(
-            IStreamClientEndpoint(to_proxy),
+            self._tcp_endpoint(proxy.host, proxy.port),
             host,
             port,
             credentials=proxy.credentials,
@@ -151,6 +154,19 @@ class Network:
             proxy_name=str(proxy),
         )
         return IStreamClientEndpoint(tunnel)
+
+    def _tcp_endpoint(self, host: str, port: int) -> IStreamClientEndpoint:
+        """
+        A TCP endpoint to C{host:port}. An IP address is connected to as it is: looking it
+        up, as a host name is, would cost a trip through the reactor's resolver thread.
+        """
+        if isIPAddress(host):
+            return TCP4ClientEndpoint(self.reactor, host, port, timeout=CONNECT_TIMEOUT)
+        if isIPv6Address(host):
+            return TCP6ClientEndpoint(self.reactor, host, port, timeout=CONNECT_TIMEOUT)  # type: ignore[no-untyped-call]
+        return IStreamClientEndpoint(
+            HostnameEndpoint(self.reactor, host, port, timeout=CONNECT_TIMEOUT)
+        )
 
 
 class _QuietHTTPClientFactory(_HTTP11ClientFactory):
