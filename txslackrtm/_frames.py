@@ -129,8 +129,9 @@ class FrameSplitter:
 
 def _fresh_masking_keys() -> Iterator[bytes]:
     """
-    Masking keys from the operating system's random source, fetched many at a time: one
-    system call per frame would cost a third of building the frame.
+    Masking keys from the operating system's random source, fetched 1,024 at a time: one
+    system call per frame would cost about a quarter of building the frame. Like the rest of
+    a Twisted protocol, it is used from the reactor's thread only.
     """
     while True:
         pool = os.urandom(4096)
@@ -141,7 +142,7 @@ _masking_keys = _fresh_masking_keys()
 
 
 def _forget_masking_keys() -> None:
-    """A forked child must not reuse the keys its parent still has to send."""
+    """A forked child must not send with the keys its parent draws next."""
     global _masking_keys
     _masking_keys = _fresh_masking_keys()
 
