@@ -29,7 +29,7 @@ from twisted.internet.testing import StringTransport
 
 from txslackrtm._frames import FrameSplitter, text_frame
 from txslackrtm._session import stdlib_decode
-from txslackrtm._websocket import RTMSocket, _RTMSocketFactory
+from txslackrtm._websocket import RTMSocket, _RTMSocketFactory, protocol_options
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 EVENT = (
@@ -124,7 +124,7 @@ def open_rtm_socket(handler: CountingHandler) -> RTMSocket:
     factory = _RTMSocketFactory("ws://127.0.0.1:9/ws")
     factory.handler = handler
     factory.max_message_bytes = 4 * 1024 * 1024
-    factory.setProtocolOptions(openHandshakeTimeout=0, closeHandshakeTimeout=0, autoPingInterval=0)
+    factory.setProtocolOptions(**protocol_options(factory.max_message_bytes))
     socket: RTMSocket = factory.buildProtocol(None)
     handshake(socket)
     return socket
@@ -136,33 +136,37 @@ def chunked_frames(count: int) -> list[bytes]:
     return [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
 
 
-def autobahn_cost(options: dict[str, Any], count: int) -> Callable[[], int]:
-    """Feeding C{count} frames, in TCP-sized chunks, to an open Autobahn client."""
+def receive_cost(open_receiver: Callable[[], tuple[Any, Any]], count: int) -> Callable[[], int]:
+    """
+    Feeding C{count} frames, in TCP-sized chunks, to a fresh protocol from C{open_receiver}
+    (which also returns what counts the messages: all must arrive).
+    """
     chunks = chunked_frames(count)
 
     def run() -> int:
-        protocol = open_protocol(options)
+        protocol, counter = open_receiver()
         for chunk in chunks:
             protocol.dataReceived(chunk)
-        assert protocol.count == count, protocol.count
+        assert counter.count == count, counter.count
         return count
 
     return run
 
 
-def rtm_socket_cost(count: int) -> Callable[[], int]:
-    """The same frames through txslackrtm's socket, which reads text frames itself."""
-    chunks = chunked_frames(count)
+def autobahn_receiver(options: dict[str, Any]) -> Callable[[], tuple[Sink, Sink]]:
+    """An open Autobahn client protocol, which counts for itself."""
 
-    def run() -> int:
-        handler = CountingHandler()
-        socket = open_rtm_socket(handler)
-        for chunk in chunks:
-            socket.dataReceived(chunk)
-        assert handler.count == count, handler.count
-        return count
+    def open_receiver() -> tuple[Sink, Sink]:
+        protocol = open_protocol(options)
+        return protocol, protocol
 
-    return run
+    return open_receiver
+
+
+def rtm_socket_receiver() -> tuple[RTMSocket, CountingHandler]:
+    """An open txslackrtm socket, which reads text frames itself, and its counting handler."""
+    handler = CountingHandler()
+    return open_rtm_socket(handler), handler
 
 
 def splitter_cost(count: int) -> Callable[[], int]:
@@ -255,12 +259,20 @@ def main() -> None:
             "txslackrtm stdlib_decode(event bytes)",
             best_of(rounds, decode_cost(stdlib_decode, count)),
         ),
-        ("Autobahn receive, default options", best_of(rounds, autobahn_cost({}, count))),
+        (
+            "Autobahn receive, default options",
+            best_of(rounds, receive_cost(autobahn_receiver({}), count)),
+        ),
         (
             "Autobahn receive, utf8validateIncoming=False",
-            best_of(rounds, autobahn_cost({"utf8validateIncoming": False}, count)),
+            best_of(
+                rounds, receive_cost(autobahn_receiver({"utf8validateIncoming": False}), count)
+            ),
         ),
-        ("txslackrtm RTMSocket receive (FrameSplitter)", best_of(rounds, rtm_socket_cost(count))),
+        (
+            "txslackrtm RTMSocket receive (FrameSplitter)",
+            best_of(rounds, receive_cost(rtm_socket_receiver, count)),
+        ),
         ("txslackrtm FrameSplitter.split alone", best_of(rounds, splitter_cost(count))),
         (
             "Autobahn sendMessage (client frame)",

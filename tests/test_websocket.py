@@ -22,7 +22,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
-from txslackrtm._websocket import RTMSocket, open_socket
+from txslackrtm._websocket import RTMSocket, open_socket, protocol_options
 
 from .wsframes import (
     BINARY,
@@ -138,17 +138,7 @@ def open_reference(early: bytes = b"") -> tuple[_Reference, StringTransport]:
     factory = WebSocketClientFactory(URL)
     factory.protocol = _Reference
     # The options open_socket sets: the same protocol, with Autobahn's parser throughout.
-    factory.setProtocolOptions(
-        openHandshakeTimeout=0,
-        closeHandshakeTimeout=0,
-        serverConnectionDropTimeout=0,
-        autoPingInterval=0,
-        maxMessagePayloadSize=LIMIT,
-        maxFramePayloadSize=LIMIT,
-        perMessageCompressionOffers=[],
-        utf8validateIncoming=False,
-        failByDrop=True,
-    )
+    factory.setProtocolOptions(**protocol_options(LIMIT))
     endpoint = _StringEndpoint()
     protocols: list[_Reference] = []
     endpoint.connect(factory).addCallback(protocols.append)

@@ -185,20 +185,25 @@ def open_socket(
     factory = _RTMSocketFactory(url, reactor=reactor)  # type: ignore[no-untyped-call]
     factory.handler = handler
     factory.max_message_bytes = max_message_bytes
-    factory.setProtocolOptions(  # type: ignore[no-untyped-call]
-        openHandshakeTimeout=0,
-        closeHandshakeTimeout=0,
-        serverConnectionDropTimeout=0,
-        autoPingInterval=0,
-        maxMessagePayloadSize=max_message_bytes,
-        maxFramePayloadSize=max_message_bytes,
-        perMessageCompressionOffers=[],
+    factory.setProtocolOptions(**protocol_options(max_message_bytes))  # type: ignore[no-untyped-call]
+    return cast("Deferred[RTMSocket]", endpoint.connect(factory))
+
+
+def protocol_options(max_message_bytes: int) -> dict[str, Any]:
+    """The Autobahn protocol options of every socket: no timers, no compression."""
+    return {
+        "openHandshakeTimeout": 0,
+        "closeHandshakeTimeout": 0,
+        "serverConnectionDropTimeout": 0,
+        "autoPingInterval": 0,
+        "maxMessagePayloadSize": max_message_bytes,
+        "maxFramePayloadSize": max_message_bytes,
+        "perMessageCompressionOffers": [],
         # The JSON decoder checks UTF-8 itself, and a bad frame is then dropped with a
         # warning rather than costing the whole connection.
-        utf8validateIncoming=False,
-        failByDrop=True,
-    )
-    return cast("Deferred[RTMSocket]", endpoint.connect(factory))
+        "utf8validateIncoming": False,
+        "failByDrop": True,
+    }
 
 
 class _RTMSocketFactory(WebSocketClientFactory):
