@@ -137,6 +137,12 @@ class ProcessTestCase(TestCase):
     def last_line(self, child: Child) -> str:
         return child.text.strip().splitlines()[-1]
 
+    def assert_refused(self, twistd: Child, ending: str) -> None:
+        """twistd ended with status 1, its last line ending with C{ending}."""
+        self.assertIsInstance(twistd.reason, ProcessTerminated)
+        self.assertEqual(twistd.reason.exitCode, 1)
+        self.assertTrue(self.last_line(twistd).endswith(ending), twistd.text)
+
 
 class TwistdTests(ProcessTestCase):
     """C{twistd slackrtm}, as a user runs it."""
@@ -192,14 +198,10 @@ class TwistdTests(ProcessTestCase):
             SLACK_BOT_TOKEN=SECRET,
         )
         yield self.within(twistd.ended(), twistd, "twistd to refuse the option")
-        self.assertIsInstance(twistd.reason, ProcessTerminated)
-        self.assertEqual(twistd.reason.exitCode, 1)
-        self.assertTrue(
-            self.last_line(twistd).endswith(
-                ": --bot no_such_bot_module: no module named 'no_such_bot_module' "
-                "(is it installed, or on PYTHONPATH?)."
-            ),
-            twistd.text,
+        self.assert_refused(
+            twistd,
+            ": --bot no_such_bot_module: no module named 'no_such_bot_module' "
+            "(is it installed, or on PYTHONPATH?).",
         )
         self.assertNotIn(SECRET, twistd.text)
         self.assertEqual(slack.connect_calls, [])
@@ -209,14 +211,10 @@ class TwistdTests(ProcessTestCase):
         """Without a token twistd stops with status 1, saying where a token goes."""
         twistd = self.spawn(*TWISTD, "-n", "slackrtm", "--bot", "txslackrtm.examples.echo")
         yield self.within(twistd.ended(), twistd, "twistd to refuse to start")
-        self.assertIsInstance(twistd.reason, ProcessTerminated)
-        self.assertEqual(twistd.reason.exitCode, 1)
-        self.assertTrue(
-            self.last_line(twistd).endswith(
-                ": No Slack token: set SLACK_BOT_TOKEN or pass --token-file PATH "
-                "(or try --demo, which needs none)."
-            ),
-            twistd.text,
+        self.assert_refused(
+            twistd,
+            ": No Slack token: set SLACK_BOT_TOKEN or pass --token-file PATH "
+            "(or try --demo, which needs none).",
         )
 
     @inlineCallbacks
