@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail, inlineCallbacks
@@ -85,6 +87,16 @@ class DecoderTests(ClientTestCase):
         self.assertEqual(event["nested"], {"list": [1, 2.5, None]})
         self.assertEqual(len([line for line in self.log.at("warn") if "Dropped" in line]), 1)
         self.assertEqual(rtm.state, "connected:ready")
+
+    @inlineCallbacks
+    def test_objects_of_a_dict_subclass(self) -> Any:
+        """A decoder that gives a dict subclass still has its events and replies handled."""
+        rtm = yield self.ready(json_loads=lambda payload: OrderedDict(json.loads(payload)))
+        self.slack.push({"type": "decoded", "subtype": "sub"})
+        (event,) = yield self.until("decoded::sub")
+        self.assertEqual(event, OrderedDict(type="decoded", subtype="sub"))
+        reply = yield rtm.send_message("hi", "C1")
+        self.assertEqual(reply["text"], "hi")
 
 
 class BadFrameTests(ClientTestCase):

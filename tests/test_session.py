@@ -97,10 +97,21 @@ class IncomingTestsMixin:
         return make_session(self.decode)
 
     def test_event_is_passed_through(self: Any) -> None:
-        """A valid frame comes back untouched, with its type."""
-        result = self.make().receive(frame(type="message", text="hi", x=[1]), False)
-        assert isinstance(result, Incoming)
-        self.assertEqual((result.type, result.frame["x"]), ("message", [1]))
+        """An event that answers nothing comes back itself, untouched, to dispatch."""
+        event = {"type": "message", "text": "hi", "x": [1], "reply": 1, "subtype": "hello"}
+        self.assertEqual(self.make().receive(json.dumps(event).encode(), False), event)
+
+    def test_frames_about_the_connection(self: Any) -> None:
+        """hello, goodbye, migrations, errors and replies come as Incoming, with their type."""
+        session = self.make()
+        for type_ in ["hello", "goodbye", "team_migration_started", "error", None, 7, ["x"]]:
+            result = session.receive(frame(type=type_, x=[1]), False)
+            assert isinstance(result, Incoming)
+            expected = type_ if isinstance(type_, str) else None
+            self.assertEqual((result.type, result.frame["x"]), (expected, [1]))
+        reply = session.receive(frame(type="message", reply_to=99), False)
+        assert isinstance(reply, Incoming)
+        self.assertEqual(reply.type, "message")
 
     def test_malformed_frames(self: Any) -> None:
         """Binary frames, non-JSON, non-objects and invalid UTF-8 are Malformed."""

@@ -41,7 +41,7 @@ from ._listeners import Emitter, Listener
 from ._logging import ClientLog, LogLevel, check_logger, parse_level, redact_url
 from ._network import Network
 from ._pacing import RetryPolicy, TokenBucket, full_jitter_backoff
-from ._session import Due, Incoming, Session, stdlib_decode
+from ._session import Due, Malformed, Session, stdlib_decode
 from ._tls import describe_failure, is_certificate_failure
 from ._webapi import Connection, RTMConnector, encode_arguments
 from ._websocket import RTMSocket, open_socket
@@ -707,7 +707,12 @@ class RTMClient(Service):
         if socket is not self._socket:
             return
         result = self._session.receive(payload, is_binary)
-        if not isinstance(result, Incoming):
+        if isinstance(result, dict):  # an event, nothing more: by far the most frequent
+            if self._log.debugging:
+                self._log.debug("Received {frame!r}", frame=result)
+            self._dispatch(result["type"], result)
+            return
+        if isinstance(result, Malformed):
             self._log.warn(
                 "Dropped an incoming frame that is {reason}: {preview!r}",
                 reason=result.reason,
@@ -763,11 +768,14 @@ class RTMClient(Service):
             waiter.callback(reply)
 
     def _dispatch(self, type: str | None, frame: dict[str, Any]) -> None:
+        listened = self._events.listened
         emit = self._events.emit
-        emit("slack_event", type, frame)
+        if "slack_event" in listened:
+            emit("slack_event", type, frame)
         if type is None:
             return
-        emit(type, frame)
+        if type in listened:
+            emit(type, frame)
         subtype = frame.get("subtype")
         if isinstance(subtype, str):
             emit(f"{type}::{subtype}", frame)

@@ -7,7 +7,7 @@ logged once with the event's name; the other listeners and the connection carry 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from twisted.internet.defer import Deferred, ensureDeferred
@@ -37,6 +37,9 @@ class Emitter:
     def __init__(self, report: FailureReport) -> None:
         self._report = report
         self._listeners: dict[str, list[Listener]] = {}
+        #: The events that have listeners, with them: a live, read-only view, for a caller
+        #: that emits many events to skip the many that nobody listens to.
+        self.listened: Mapping[str, Sequence[Listener]] = self._listeners
 
     def on(self, event: str, listener: Listener | None = None) -> Any:
         """

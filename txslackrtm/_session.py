@@ -32,6 +32,8 @@ PREVIEW_CHARS = 200
 _RECONNECT_TYPES = frozenset({"goodbye", "team_migration_started"})
 #: Frame types that may ask for a new connection.
 _CONTROL_TYPES = _RECONNECT_TYPES | {"error"}
+#: Frame types that concern the connection itself, not only the bot.
+_CONNECTION_TYPES = _CONTROL_TYPES | {"hello"}
 _stdlib_decoder = json.JSONDecoder()
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _encode_string: Callable[[str], str] = json.encoder.encode_basestring
@@ -103,6 +105,10 @@ class Malformed:
 
     reason: str
     preview: str
+
+
+Event = dict[str, Any]
+"""An incoming event that only needs dispatching: a JSON object whose C{type} is a string."""
 
 
 @dataclass(slots=True)
@@ -222,8 +228,15 @@ class Session(Generic[W]):
 
     # Incoming
 
-    def receive(self, payload: bytes, is_binary: bool) -> Incoming[W] | Malformed:
-        """Decode one incoming WebSocket message and settle what it answers."""
+    def receive(self, payload: bytes, is_binary: bool) -> Incoming[W] | Event | Malformed:
+        """
+        Decode one incoming WebSocket message and settle what it answers.
+
+        @return: for an event that answers nothing and does not concern the connection
+            (nearly every frame), the L{Event} itself, to dispatch; for a reply or a frame
+            about the connection (C{hello}, C{goodbye}, errors...), an L{Incoming} saying
+            what it means; for anything not a JSON object, L{Malformed}.
+        """
         if is_binary:
             return Malformed("a binary frame", _preview(payload))
         try:
@@ -235,6 +248,8 @@ class Session(Generic[W]):
         type_ = frame.get("type")
         if not isinstance(type_, str):
             type_ = None
+        elif type_ not in _CONNECTION_TYPES and "reply_to" not in frame:
+            return frame
         reply_to = frame.get("reply_to")
         waiter = None
         resumed = False
