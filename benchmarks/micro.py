@@ -20,7 +20,7 @@ import re
 import struct
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,10 @@ class CountingHandler:
 
     def frame_received(self, socket: RTMSocket, payload: bytes, is_binary: bool) -> None:
         self.count += 1
+
+    def texts_received(self, socket: RTMSocket, payloads: Iterable[bytes]) -> None:
+        for _payload in payloads:
+            self.count += 1
 
     def socket_closed(self, socket: RTMSocket, reason: str, failure: Any) -> None:
         pass

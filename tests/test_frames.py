@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from txslackrtm._frames import FrameSplitter, text_frame
+from txslackrtm._frames import FrameSplitter, text_frame, text_frames_size
 
 from .wsframes import BINARY, CLOSE, CONTINUATION, PING, TEXT, read_client_frames, server_frame
 
@@ -20,14 +20,23 @@ def split_all(splitter: FrameSplitter, *chunks: bytes) -> tuple[list[bytes], byt
     """
     Feed chunks; return what was cut out, in order (a text frame's payload, or any other
     frame whole, marked by a leading "other:"), and the bytes left to the general parser.
+    Pieces must be contiguous, and a run's bounds must be those of its frames.
     """
     cut: list[bytes] = []
     for chunk in chunks:
         found = splitter.split(chunk)
         if found is None:
             continue
-        data, frames, rest = found
-        cut.extend(data[a:b] if text else b"other:" + data[a:b] for a, b, text in frames)
+        data, pieces, rest = found
+        position = 0
+        for start, end, payloads in pieces:
+            assert start == position, "pieces are contiguous"
+            position = end
+            if payloads is None:
+                cut.append(b"other:" + data[start:end])
+            else:
+                assert text_frames_size(payloads) == end - start
+                cut.extend(payloads)
         if rest < len(data):
             return cut, data[rest:]
     return cut, b""

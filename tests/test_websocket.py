@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
@@ -93,6 +94,10 @@ class _Recorder:
 
     def socket_opened(self, socket: RTMSocket) -> None:
         socket.write_text(GREETING)
+
+    def texts_received(self, socket: RTMSocket, payloads: Iterable[bytes]) -> None:
+        for payload in payloads:
+            self.frame_received(socket, payload, False)
 
     def frame_received(self, socket: RTMSocket, payload: bytes, is_binary: bool) -> None:
         self.messages.append((payload, is_binary))
@@ -200,6 +205,9 @@ _final = st.sampled_from(
         server_frame(TEXT, b"x" * (LIMIT + 1)),
         server_frame(PING, b"p" * 126),
         server_frame(PING, b"p", fin=False),
+        # A whole text frame where a continuation is due.
+        server_frame(TEXT, b"part", fin=False) + server_frame(TEXT, b"{}"),
+        server_frame(TEXT, b"part", fin=False) + server_frame(TEXT, b"{}") * 3,
     ]
 )
 

@@ -10,7 +10,7 @@ turns their answers into Deferreds, events, timers and log lines.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -41,7 +41,7 @@ from ._listeners import Emitter, Listener
 from ._logging import ClientLog, LogLevel, check_logger, parse_level, redact_url
 from ._network import Network
 from ._pacing import RetryPolicy, TokenBucket, full_jitter_backoff
-from ._session import Due, Malformed, Session, stdlib_decode
+from ._session import Due, Event, Incoming, Malformed, Session, stdlib_decode
 from ._tls import describe_failure, is_certificate_failure
 from ._webapi import Connection, RTMConnector, encode_arguments
 from ._websocket import RTMSocket, open_socket
@@ -704,14 +704,26 @@ class RTMClient(Service):
         self._input(Input.SOCKET_OPEN)
 
     def frame_received(self, socket: RTMSocket, payload: bytes, is_binary: bool) -> None:
-        if socket is not self._socket:
-            return
-        result = self._session.receive(payload, is_binary)
-        if isinstance(result, dict):  # an event, nothing more: by far the most frequent
-            if self._log.debugging:
-                self._log.debug("Received {frame!r}", frame=result)
-            self._dispatch(result["type"], result)
-            return
+        if socket is self._socket:
+            self._received(socket, self._session.receive(payload, is_binary))
+
+    def texts_received(self, socket: RTMSocket, payloads: Iterable[bytes]) -> None:
+        receive = self._session.receive
+        dispatch = self._dispatch
+        log = self._log
+        for payload in payloads:
+            if socket is not self._socket:
+                return
+            result = receive(payload, False)
+            if isinstance(result, dict) and not log.debugging:
+                # An event, nothing more: by far the most frequent frame.
+                dispatch(result["type"], result)
+            else:
+                self._received(socket, result)
+
+    def _received(
+        self, socket: RTMSocket, result: Incoming[Deferred[Any]] | Event | Malformed
+    ) -> None:
         if isinstance(result, Malformed):
             self._log.warn(
                 "Dropped an incoming frame that is {reason}: {preview!r}",
@@ -719,8 +731,11 @@ class RTMClient(Service):
                 preview=result.preview,
             )
             return
-        if self._log.debugging:
-            self._log.debug("Received {frame!r}", frame=result.frame)
+        if isinstance(result, dict):
+            self._log.debug("Received {frame!r}", frame=result)
+            self._dispatch(result["type"], result)
+            return
+        self._log.debug("Received {frame!r}", frame=result.frame)
         if result.type == "hello" and self._lifecycle.state is State.HANDSHAKING:
             # Entering connected dispatches it, between the connected and ready events.
             resuming = self._session.hello(self._now())

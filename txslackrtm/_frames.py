@@ -21,12 +21,15 @@ _TEXT_FINAL: Final = 0x81  # FIN set, no reserved bits, opcode 1 (text)
 _MASK_BIT: Final = 0x80
 _MASK_SIZE: Final = 4
 
-Frames = list[tuple[int, int, bool]]
+TextRun = list[bytes]
+"""The payloads of consecutive text frames, in order."""
+
+Pieces = list[tuple[int, int, TextRun | None]]
 """
-Frames found in received bytes, in order, each as (start, end, is_text). A text frame's
-bounds are those of its payload, ready to use; any other frame's are those of the whole
-frame, header included, for the general parser. Frames are contiguous: each starts where the
-one before it ends.
+What received bytes hold, in order, each piece as C{(start, end, payloads)}: either a run of
+text frames, read (C{payloads} lists them), or one frame of any other kind, left whole for
+the general parser (C{payloads} is C{None}). C{start} and C{end} bound the piece's frames,
+headers included; each piece starts where the one before it ends.
 """
 
 
@@ -62,12 +65,12 @@ class FrameSplitter:
         held.append(data)
         return b"".join(held)
 
-    def split(self, data: bytes) -> tuple[bytes, Frames, int] | None:
+    def split(self, data: bytes) -> tuple[bytes, Pieces, int] | None:
         """
         Add C{data} to what is held and cut out the frames now whole.
 
         @return: C{None} while a held frame is still incomplete; otherwise the bytes cut
-            (what was held, then C{data}), the L{Frames} in them, and the offset from which
+            (what was held, then C{data}), the L{Pieces} in them, and the offset from which
             the bytes belong to the general parser as they are (their length when none do:
             then whatever follows the last frame is held).
         """
@@ -77,13 +80,18 @@ class FrameSplitter:
             if self._held_size < self._wanted:
                 return None
             data = self.take_held(b"")
-        frames: Frames = []
+        pieces: Pieces = []
+        run: TextRun | None = None
+        run_start = 0
         limit = self._limit
         size = len(data)
         position = 0
+        rest = size  # where the general parser's bytes start
+        wanted = 0  # the size of the incomplete frame at position, once known to be one
         while position < size:
             if size - position < 2:
-                return self._hold(data, frames, position, 2)
+                wanted = 2
+                break
             first = data[position]
             length = data[position + 1]
             masked = length & _MASK_BIT
@@ -94,37 +102,53 @@ class FrameSplitter:
             elif length == 126:
                 start = position + 4
                 if start > size:
-                    return self._hold(data, frames, position, 4)
+                    wanted = 4
+                    break
                 length = data[position + 2] << 8 | data[position + 3]
                 minimal = length >= 126
             else:
                 start = position + 10
                 if start > size:
-                    return self._hold(data, frames, position, 10)
+                    wanted = 10
+                    break
                 length = int.from_bytes(data[position + 2 : start], "big")
                 minimal = length >= 0x10000
             if length > limit:
-                return data, frames, position
+                rest = position
+                break
             if masked:
                 start += _MASK_SIZE
             end = start + length
             if end > size:
-                return self._hold(data, frames, position, end - position)
+                wanted = end - position
+                break
             if first == _TEXT_FINAL and minimal and not masked:
-                frames.append((start, end, True))
+                if run is None:
+                    run = []
+                    run_start = position
+                run.append(data[start:end])
             else:
-                frames.append((position, end, False))
+                if run is not None:
+                    pieces.append((run_start, position, run))
+                    run = None
+                pieces.append((position, end, None))
             position = end
-        return data, frames, size
+        if run is not None:
+            pieces.append((run_start, position, run))
+        if wanted:
+            tail = data[position:]
+            self._held = [tail]
+            self._held_size = len(tail)
+            self._wanted = wanted
+        return data, pieces, rest
 
-    def _hold(
-        self, data: bytes, frames: Frames, position: int, wanted: int
-    ) -> tuple[bytes, Frames, int]:
-        tail = data[position:]
-        self._held = [tail]
-        self._held_size = len(tail)
-        self._wanted = wanted
-        return data, frames, len(data)
+
+def text_frames_size(payloads: TextRun) -> int:
+    """How many bytes the text frames carrying C{payloads} took, headers included."""
+    return sum(
+        len(payload) + (2 if len(payload) < 126 else 4 if len(payload) < 0x10000 else 10)
+        for payload in payloads
+    )
 
 
 def _fresh_masking_keys() -> Iterator[bytes]:

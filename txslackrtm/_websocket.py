@@ -14,6 +14,7 @@ by L{text_frame}.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any, Protocol, cast
 
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
@@ -23,7 +24,7 @@ from twisted.internet.interfaces import IStreamClientEndpoint, ITCPTransport, IT
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 
-from ._frames import FrameSplitter, text_frame
+from ._frames import FrameSplitter, TextRun, text_frame, text_frames_size
 from ._tls import describe_failure, is_certificate_failure
 
 
@@ -32,6 +33,13 @@ class SocketHandler(Protocol):
 
     def socket_opened(self, socket: RTMSocket) -> None: ...
     def frame_received(self, socket: RTMSocket, payload: bytes, is_binary: bool) -> None: ...
+    def texts_received(self, socket: RTMSocket, payloads: Iterable[bytes]) -> None:
+        """
+        Consecutive text frames, as L{frame_received} would have them one by one. The
+        iteration ends early once the socket is no longer open; what the handler leaves of it
+        is dropped.
+        """
+
     def socket_closed(self, socket: RTMSocket, reason: str, failure: Failure) -> None: ...
 
 
@@ -41,6 +49,7 @@ class RTMSocket(WebSocketClientProtocol):
     factory: _RTMSocketFactory
     _splitter: FrameSplitter | None = None
     _batch: list[bytes] | None = None  # frames written while a read is being handled
+    _unread: TextRun = []  # the payloads of a run left when the socket stopped being open
 
     @property
     def handler(self) -> SocketHandler:
@@ -82,8 +91,8 @@ class RTMSocket(WebSocketClientProtocol):
 
     def _read(self, data: bytes) -> None:
         """
-        Once the socket is open, cut what arrives into whole frames: hand text frames'
-        payloads straight to the handler and every other frame, whole, to Autobahn.
+        Once the socket is open, cut what arrives into whole frames: hand runs of text
+        frames' payloads straight to the handler and every other frame, whole, to Autobahn.
         """
         splitter = self._splitter
         if splitter is None:
@@ -97,23 +106,31 @@ class RTMSocket(WebSocketClientProtocol):
         found = splitter.split(data)
         if found is None:
             return
-        data, frames, rest = found
-        handler = self.handler
-        position = 0
-        for start, end, is_text in frames:
-            if is_text and not self.inside_message:
-                handler.frame_received(self, data[start:end], False)
+        data, pieces, rest = found
+        for start, end, payloads in pieces:
+            if payloads is None or self.inside_message:
+                # Autobahn reads the frame, and fails the connection if it is not allowed
+                # (a text frame inside a fragmented message is not).
+                super().dataReceived(data[start:end])
             else:
-                # Autobahn reads the frame, and fails the connection if it is not allowed.
-                super().dataReceived(data[position:end])
-            position = end
+                self._unread = []
+                self.handler.texts_received(self, self._while_open(payloads))
+                end -= text_frames_size(self._unread)
             if self.state != self.STATE_OPEN:
                 # Closing or failed: what comes next is for Autobahn to read or ignore.
                 splitter.take_held(b"")
-                super().dataReceived(data[position:])
+                super().dataReceived(data[end:])
                 return
         if rest < len(data):
             super().dataReceived(data[rest:])
+
+    def _while_open(self, payloads: TextRun) -> Iterator[bytes]:
+        """The payloads, up to the first after which the socket is no longer open."""
+        for index, payload in enumerate(payloads):
+            yield payload
+            if self.state != self.STATE_OPEN:
+                self._unread = payloads[index + 1 :]
+                return
 
     def _autobahn_between_frames(self) -> bool:
         """Whether the socket is open and Autobahn holds no part of a frame."""
