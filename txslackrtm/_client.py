@@ -369,7 +369,7 @@ class RTMClient(Service):
             return fail(self._disconnected_error(type))
         deferred: Deferred[dict[str, Any] | None] = Deferred()
         if not self._queue and self._bucket is None and self._writable():
-            self._send_now(_Outgoing(text, await_reply, deferred))  # what _flush would do
+            self._send_now(text, await_reply, deferred)  # what _flush would do
         else:
             self._queue.append(_Outgoing(text, await_reply, deferred))
             self._flush()
@@ -429,15 +429,15 @@ class RTMClient(Service):
                     delay = self._bucket.wait_time(self._now())
                     self._pacing_timer = self._reactor.callLater(delay, self._paced)
                 return
-            self._send_now(self._queue.popleft())
+            item = self._queue.popleft()
+            self._send_now(item.prepared, item.await_reply, item.deferred)
 
-    def _send_now(self, item: _Outgoing) -> None:
-        if item.await_reply:
-            message_id = self._write(item.prepared)
-            self._session.expect_reply(message_id, item.deferred)
+    def _send_now(self, prepared: str, await_reply: bool, deferred: Deferred[Any]) -> None:
+        if await_reply:
+            self._session.expect_reply(self._write(prepared), deferred)
         else:
-            self._write(item.prepared)
-            self._later(item.deferred.callback, None)
+            self._write(prepared)
+            self._later(deferred.callback, None)
 
     def _writable(self) -> bool:
         """Whether frames may go out now: ready, on a socket not yet closing."""
@@ -732,10 +732,12 @@ class RTMClient(Service):
             )
             return
         if isinstance(result, dict):
-            self._log.debug("Received {frame!r}", frame=result)
+            if self._log.debugging:
+                self._log.debug("Received {frame!r}", frame=result)
             self._dispatch(result["type"], result)
             return
-        self._log.debug("Received {frame!r}", frame=result.frame)
+        if self._log.debugging:
+            self._log.debug("Received {frame!r}", frame=result.frame)
         if result.type == "hello" and self._lifecycle.state is State.HANDSHAKING:
             # Entering connected dispatches it, between the connected and ready events.
             resuming = self._session.hello(self._now())

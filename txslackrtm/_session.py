@@ -132,12 +132,6 @@ class Incoming(Generic[W]):
 
 
 @dataclass
-class _Pending(Generic[W]):
-    waiter: W
-    connection: int
-
-
-@dataclass
 class Session(Generic[W]):
     """
     The client's side of the RTM protocol across every connection it makes.
@@ -161,7 +155,8 @@ class Session(Generic[W]):
     open_timeout: float
     decode: Callable[[bytes], Any] = stdlib_decode
     last_id: int = 0
-    _pending: dict[int, _Pending[W]] = field(default_factory=dict)
+    # Each awaited message id: its waiter, and the number of the connection it was sent on.
+    _pending: dict[int, tuple[W, int]] = field(default_factory=dict)
     _connection: int = 0
     _last_awaited: int | None = None
     _resuming_for: int | None = None
@@ -218,7 +213,7 @@ class Session(Generic[W]):
 
     def expect_reply(self, message_id: int, waiter: W) -> None:
         """Remember that the message C{message_id} awaits a reply, for C{waiter}."""
-        self._pending[message_id] = _Pending(waiter, self._connection)
+        self._pending[message_id] = (waiter, self._connection)
         self._last_awaited = message_id
 
     @property
@@ -258,7 +253,7 @@ class Session(Generic[W]):
                 self._ping_id = None
             pending = self._pending.pop(reply_to, None)
             if pending is not None:
-                waiter = pending.waiter
+                waiter = pending[0]
             if reply_to == self._resuming_for:
                 resumed = True
                 self._end_resume()
@@ -275,7 +270,7 @@ class Session(Generic[W]):
         """
         self.closing()
         keep = self._last_awaited
-        lost = [p.waiter for i, p in self._pending.items() if i != keep]
+        lost = [waiter for i, (waiter, _) in self._pending.items() if i != keep]
         self._pending = {i: p for i, p in self._pending.items() if i == keep}
         self._connection += 1
         return lost
@@ -294,7 +289,7 @@ class Session(Generic[W]):
         self._open_deadline = None
         candidate = self._last_awaited
         pending = self._pending.get(candidate) if candidate is not None else None
-        if pending is None or pending.connection == self._connection:
+        if pending is None or pending[1] == self._connection:
             return False
         self._resuming_for = candidate
         self._resume_deadline = now + self.resume_timeout
@@ -309,8 +304,8 @@ class Session(Generic[W]):
         self._keepalive = True
         self._last_outgoing = now
         self._ping_id = None
-        stale = [i for i, p in self._pending.items() if p.connection != self._connection]
-        return [self._pending.pop(i).waiter for i in stale]
+        stale = [i for i, (_, sent_on) in self._pending.items() if sent_on != self._connection]
+        return [self._pending.pop(i)[0] for i in stale]
 
     def closing(self) -> None:
         """Stop every timed duty (keepalive, hello and replay waits): the client is leaving."""
@@ -321,7 +316,7 @@ class Session(Generic[W]):
 
     def drain(self) -> list[W]:
         """Stop everything and return every waiter still pending, for the client to fail."""
-        waiters = [p.waiter for p in self._pending.values()]
+        waiters = [waiter for waiter, _ in self._pending.values()]
         self._pending.clear()
         self.connection_lost()
         self._last_awaited = None
