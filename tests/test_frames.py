@@ -100,6 +100,17 @@ class SplitterTests(SynchronousTestCase):
                     )
                     self.assertFalse(splitter.holding)
 
+    def test_masked_frame_with_a_64_bit_length(self) -> None:
+        """A masked frame with a 64-bit length is cut out whole, its header cut anywhere."""
+        other = server_frame(TEXT, b"m" * 65536, mask=b"abcd")
+        data = server_frame(TEXT, b"before") + other + server_frame(TEXT, b"after")
+        for cut in [*range(20), len(data) - 10]:
+            with self.subTest(cut=cut):
+                self.assertEqual(
+                    split_all(FrameSplitter(LIMIT), data[:cut], data[cut:]),
+                    ([b"before", b"other:" + other, b"after"], b""),
+                )
+
     def test_frame_over_the_limit_is_left_with_all_after_it(self) -> None:
         """A frame announcing more than the limit is neither held nor cut: it is left."""
         for opcode in (TEXT, BINARY):

@@ -710,12 +710,12 @@ class RTMClient(Service):
     def texts_received(self, socket: RTMSocket, payloads: Iterable[bytes]) -> None:
         receive = self._session.receive
         dispatch = self._dispatch
-        log = self._log
+        quick = not self._log.debugging  # debug lines are written by _received
         for payload in payloads:
             if socket is not self._socket:
                 return
             result = receive(payload, False)
-            if isinstance(result, dict) and not log.debugging:
+            if quick and isinstance(result, dict):
                 # An event, nothing more: by far the most frequent frame.
                 dispatch(result["type"], result)
             else:

@@ -94,35 +94,41 @@ class FrameSplitter:
                 break
             first = data[position]
             length = data[position + 1]
-            masked = length & _MASK_BIT
-            length &= 0x7F
-            minimal = True
-            if length < 126:
+            # Text frames are read only when final, unmasked, with no reserved bits and
+            # their length minimally encoded, the two common headers first.
+            if length < 126:  # unmasked, with a 7-bit length
                 start = position + 2
-            elif length == 126:
+                text = first == _TEXT_FINAL
+            elif length == 126:  # unmasked, with a 16-bit length
                 start = position + 4
                 if start > size:
                     wanted = 4
                     break
                 length = data[position + 2] << 8 | data[position + 3]
-                minimal = length >= 126
-            else:
-                start = position + 10
+                text = first == _TEXT_FINAL and length >= 126
+            else:  # a 64-bit length, or masked (as a server's frames must not be)
+                masked = length & _MASK_BIT
+                length &= 0x7F
+                header, shortest = (
+                    (2, 0) if length < 126 else (4, 126) if length == 126 else (10, 0x10000)
+                )
+                start = position + header
                 if start > size:
-                    wanted = 10
+                    wanted = header
                     break
-                length = int.from_bytes(data[position + 2 : start], "big")
-                minimal = length >= 0x10000
+                if header > 2:
+                    length = int.from_bytes(data[position + 2 : start], "big")
+                text = first == _TEXT_FINAL and length >= shortest and not masked
+                if masked:
+                    start += _MASK_SIZE
             if length > limit:
                 rest = position
                 break
-            if masked:
-                start += _MASK_SIZE
             end = start + length
             if end > size:
                 wanted = end - position
                 break
-            if first == _TEXT_FINAL and minimal and not masked:
+            if text:
                 if run is None:
                     run = []
                     run_start = position
