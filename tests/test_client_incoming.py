@@ -203,3 +203,20 @@ class ListenerFailureTests(ClientTestCase):
         yield self.until("marker")
         self.assertEqual(calls, ["first", "second"])
         self.assertEqual(rtm.listener_count("tick"), 0)
+
+    @inlineCallbacks
+    def test_listener_adding_listeners(self) -> Any:
+        """A listener added during dispatch hears the next event, not the current one."""
+        rtm = yield self.ready()
+        calls: list[str] = []
+
+        def first(event: dict[str, Any]) -> None:
+            calls.append("first")
+            rtm.on("tick", lambda event: calls.append("added"))
+
+        rtm.once("tick", first)
+        for _ in range(2):
+            self.slack.push({"type": "tick"})
+        self.slack.push({"type": "marker"})
+        yield self.until("marker")
+        self.assertEqual(calls, ["first", "added"])

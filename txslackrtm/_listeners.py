@@ -36,7 +36,9 @@ class Emitter:
 
     def __init__(self, report: FailureReport) -> None:
         self._report = report
-        self._listeners: dict[str, list[Listener]] = {}
+        # Replaced, never changed, when listeners come and go: an emission goes on calling
+        # those there were when it began, whatever they add or remove.
+        self._listeners: dict[str, tuple[Listener, ...]] = {}
         #: The events that have listeners, with them: a live, read-only view, for a caller
         #: that emits many events to skip the many that nobody listens to.
         self.listened: Mapping[str, Sequence[Listener]] = self._listeners
@@ -51,7 +53,7 @@ class Emitter:
         if listener is None:
             return lambda function: self.on(event, function)
         _check(event, listener)
-        self._listeners.setdefault(event, []).append(listener)
+        self._add(event, listener)
         return listener
 
     def once(self, event: str, listener: Listener | None = None) -> Any:
@@ -59,8 +61,11 @@ class Emitter:
         if listener is None:
             return lambda function: self.once(event, function)
         _check(event, listener)
-        self._listeners.setdefault(event, []).append(_Once(self, event, listener))
+        self._add(event, _Once(self, event, listener))
         return listener
+
+    def _add(self, event: str, listener: Listener) -> None:
+        self._listeners[event] = (*self._listeners.get(event, ()), listener)
 
     def off(self, event: str, listener: Listener | None = None) -> None:
         """
@@ -78,9 +83,11 @@ class Emitter:
             if candidate is listener or (
                 isinstance(candidate, _Once) and candidate.listener is listener
             ):
-                del listeners[index]
+                listeners = listeners[:index] + listeners[index + 1 :]
                 break
-        if not listeners:
+        if listeners:
+            self._listeners[event] = listeners
+        else:
             del self._listeners[event]
 
     def listener_count(self, event: str | None = None) -> int:
@@ -95,7 +102,7 @@ class Emitter:
         listeners = self._listeners.get(event)
         if not listeners:
             return
-        for listener in tuple(listeners):
+        for listener in listeners:
             try:
                 result = listener(*args)
             except Exception:
