@@ -3,7 +3,8 @@ Per-frame costs of the pieces of an inbound event, and of writing one, each meas
 in memory (no sockets), on the same ~330-byte event as the load server sends: JSON decoding
 (C{json}, C{orjson} where it imports, txslackrtm's C{stdlib_decode}), Autobahn's receive path
 (default options, and C{utf8validateIncoming=False}) beside txslackrtm's socket and its frame
-splitter alone, and a masked client frame built by Autobahn and by txslackrtm.
+splitter alone; the splitter, the standard library's decoder and one call per event, as the
+floor of a pure-Python client; and a masked client frame built by Autobahn and by txslackrtm.
 
     python benchmarks/micro.py [--frames 200000]
 
@@ -173,9 +174,17 @@ def rtm_socket_receiver() -> tuple[RTMSocket, CountingHandler]:
     return open_rtm_socket(handler), handler
 
 
-def splitter_cost(count: int) -> Callable[[], int]:
-    """txslackrtm's frame splitter alone: finding and slicing each payload."""
+def splitter_cost(count: int, decode: Callable[[bytes], Any] | None = None) -> Callable[[], int]:
+    """
+    txslackrtm's frame splitter alone: finding each frame and cutting out its payload; with
+    C{decode}, also decoding each payload and handing it to one Python call, nothing more:
+    the least any pure-Python client built on that decoder can do per event.
+    """
     chunks = chunked_frames(count)
+    heard = [0]
+
+    def listener(event: Any) -> None:
+        heard[0] += 1
 
     def run() -> int:
         splitter = FrameSplitter(4 * 1024 * 1024)
@@ -183,10 +192,13 @@ def splitter_cost(count: int) -> Callable[[], int]:
         for chunk in chunks:
             cut = splitter.split(chunk)
             if cut is not None:
-                data, frames, _rest = cut
-                for start, end, _is_text in frames:
-                    data[start:end]
-                found += len(frames)
+                _data, pieces, _rest = cut
+                for _start, _end, payloads in pieces:
+                    if payloads is not None:
+                        found += len(payloads)
+                        if decode is not None:
+                            for payload in payloads:
+                                listener(decode(payload))
         assert found == count
         return count
 
@@ -278,6 +290,10 @@ def main() -> None:
             best_of(rounds, receive_cost(rtm_socket_receiver, count)),
         ),
         ("txslackrtm FrameSplitter.split alone", best_of(rounds, splitter_cost(count))),
+        (
+            "floor: split + stdlib_decode + one call",
+            best_of(rounds, splitter_cost(count, stdlib_decode)),
+        ),
         (
             "Autobahn sendMessage (client frame)",
             best_of(rounds, send_cost(autobahn_sender(), count)),
