@@ -70,6 +70,8 @@ class ClientTestCase(TestCase):
 
     slack: FakeSlack
     rtm: RTMClient
+    #: The client's log level unless a test names one: debug, so that tests see every line.
+    log_level = "debug"
 
     def setUp(self) -> None:
         self.clock = Clock()
@@ -84,7 +86,7 @@ class ClientTestCase(TestCase):
         options.setdefault("retry_policy", full_jitter_backoff(random=lambda: 1.0))
         options.setdefault("proxy", False)
         options.setdefault("logger", self.log)
-        options.setdefault("log_level", "debug")
+        options.setdefault("log_level", self.log_level)
         options.setdefault("rate_limit", None)
         options.setdefault("slack_api_url", self.slack.api_url)
         self.rtm = RTMClient(self.slack.token, **options)

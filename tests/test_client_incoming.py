@@ -7,8 +7,11 @@ import json
 from collections import OrderedDict
 from typing import Any
 
+from autobahn.twisted.websocket import WebSocketClientProtocol
 from twisted.internet.defer import Deferred, fail, inlineCallbacks
 from twisted.trial.unittest import SkipTest
+
+from txslackrtm._websocket import RTMSocket
 
 from .support import ClientTestCase
 
@@ -220,3 +223,48 @@ class ListenerFailureTests(ClientTestCase):
         self.slack.push({"type": "marker"})
         yield self.until("marker")
         self.assertEqual(calls, ["first", "added"])
+
+
+def _autobahn_reads_everything(socket: RTMSocket, data: bytes) -> None:
+    WebSocketClientProtocol.dataReceived(socket, data)
+
+
+class QuietTestsMixin:
+    """With debug lines off, plain events take the client's quick loop, not the general path."""
+
+    log_level = "info"
+
+
+class AutobahnTestsMixin(ClientTestCase):
+    """
+    Every frame read by Autobahn's parser, as fragmented messages are, rather than by
+    txslackrtm's frame splitter: the client handles them the same.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.patch(RTMSocket, "_read", _autobahn_reads_everything)
+
+
+class QuietDispatchTests(QuietTestsMixin, DispatchTests):
+    pass
+
+
+class QuietDecoderTests(QuietTestsMixin, DecoderTests):
+    pass
+
+
+class QuietBadFrameTests(QuietTestsMixin, BadFrameTests):
+    pass
+
+
+class AutobahnDispatchTests(AutobahnTestsMixin, DispatchTests):
+    pass
+
+
+class AutobahnDecoderTests(AutobahnTestsMixin, DecoderTests):
+    pass
+
+
+class AutobahnBadFrameTests(AutobahnTestsMixin, BadFrameTests):
+    pass
