@@ -58,7 +58,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("RTMClient._arm_timer", "RTMClient._now", "DelayedCall", "ReactorBase.callLater"),
     ),
     ("Deferreds / txaio futures", ("twisted/internet/defer.py", "txaio/")),
-    ("txslackrtm client glue (frame_received...)", ("txslackrtm/_client.py",)),
+    ("txslackrtm client glue (texts_received...)", ("txslackrtm/_client.py",)),
     (
         "txslackrtm socket and framing (RTMSocket, FrameSplitter)",
         ("txslackrtm/_websocket.py", "txslackrtm/_frames.py"),
