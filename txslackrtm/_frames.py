@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Final
 
 _TEXT_FINAL: Final = 0x81  # FIN set, no reserved bits, opcode 1 (text)
@@ -149,7 +149,7 @@ class FrameSplitter:
         return data, pieces, rest
 
 
-def text_frames_size(payloads: TextRun) -> int:
+def text_frames_size(payloads: Sequence[bytes]) -> int:
     """How many bytes the text frames carrying C{payloads} took, headers included."""
     return sum(
         len(payload) + (2 if len(payload) < 126 else 4 if len(payload) < 0x10000 else 10)

@@ -14,7 +14,7 @@ by L{text_frame}.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol, cast
 
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
@@ -49,7 +49,7 @@ class RTMSocket(WebSocketClientProtocol):
     factory: _RTMSocketFactory
     _splitter: FrameSplitter | None = None
     _batch: list[bytes] | None = None  # frames written while a read is being handled
-    _unread: TextRun = []  # the payloads of a run left when the socket stopped being open
+    _unread: Sequence[bytes] = ()  # what was left of a run when the socket stopped being open
 
     @property
     def handler(self) -> SocketHandler:
@@ -113,7 +113,7 @@ class RTMSocket(WebSocketClientProtocol):
                 # (a text frame inside a fragmented message is not).
                 super().dataReceived(data[start:end])
             else:
-                self._unread = []
+                self._unread = ()
                 self.handler.texts_received(self, self._while_open(payloads))
                 end -= text_frames_size(self._unread)
             if self.state != self.STATE_OPEN:
