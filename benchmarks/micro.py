@@ -54,12 +54,12 @@ def best_of(rounds: int, function: Callable[[], int]) -> float:
     return min(results)
 
 
-def decode_cost(loads: Callable[[bytes], Any], count: int) -> Callable[[], int]:
-    """Decoding C{count} events with C{loads}."""
+def event_cost(piece: Callable[[bytes], object], count: int) -> Callable[[], int]:
+    """Calling C{piece} on the event C{count} times: decoding it, or writing it as a frame."""
 
     def run() -> int:
         for _ in range(count):
-            loads(EVENT)
+            piece(EVENT)
         return count
 
     return run
@@ -205,17 +205,6 @@ def splitter_cost(count: int, decode: Callable[[bytes], Any] | None = None) -> C
     return run
 
 
-def send_cost(write: Callable[[bytes], None], count: int) -> Callable[[], int]:
-    """Writing C{count} events as masked client frames with C{write}."""
-
-    def run() -> int:
-        for _ in range(count):
-            write(EVENT)
-        return count
-
-    return run
-
-
 def autobahn_sender() -> Callable[[bytes], None]:
     """Autobahn's way: C{sendMessage}, which masks with a new masker object per frame."""
     protocol = open_protocol({})
@@ -258,13 +247,13 @@ def main() -> None:
     options = parser.parse_args()
     count, rounds = options.frames, options.rounds
     rows: list[tuple[str, float]] = [
-        ("json.loads(event bytes)", best_of(rounds, decode_cost(json.loads, count))),
+        ("json.loads(event bytes)", best_of(rounds, event_cost(json.loads, count))),
     ]
     try:
         import orjson  # type: ignore[import-not-found]
 
         rows.append(
-            ("orjson.loads(event bytes)", best_of(rounds, decode_cost(orjson.loads, count)))
+            ("orjson.loads(event bytes)", best_of(rounds, event_cost(orjson.loads, count)))
         )
     except ImportError:
         rows.append(
@@ -273,7 +262,7 @@ def main() -> None:
     rows += [
         (
             "txslackrtm stdlib_decode(event bytes)",
-            best_of(rounds, decode_cost(stdlib_decode, count)),
+            best_of(rounds, event_cost(stdlib_decode, count)),
         ),
         (
             "Autobahn receive, default options",
@@ -296,9 +285,9 @@ def main() -> None:
         ),
         (
             "Autobahn sendMessage (client frame)",
-            best_of(rounds, send_cost(autobahn_sender(), count)),
+            best_of(rounds, event_cost(autobahn_sender(), count)),
         ),
-        ("txslackrtm text_frame (client frame)", best_of(rounds, send_cost(text_frame, count))),
+        ("txslackrtm text_frame (client frame)", best_of(rounds, event_cost(text_frame, count))),
     ]
     print(f"{len(EVENT)}-byte event, {count:,} frames, best of {rounds} rounds:")
     for name, seconds in rows:
